@@ -1,0 +1,89 @@
+"""Forward operators ("tasks"): y = A(x) + sigma_y * n with per-image parameters.
+
+An operator is built for a list of image ids and a seed. Its random parameters (masks, kernels,
+kernel latents) are drawn per image from ``derive_seed(seed, task, image_id)``, or once per run
+with ``shared=True`` (what the upstream code does: one mask or kernel for every image).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..seeding import NoiseStreams, derive_seed, numpy_rng
+
+SHARED_ID = "__shared__"
+
+
+class Operator(torch.nn.Module):
+    """Base class. Subclasses set ``name``, ``linear`` and ``default_noise_sigma``.
+
+    Subclasses with per-image randomness override ``draw_parameters`` (one image's parameters as
+    a numpy array); the stacked array is the ``params`` buffer, aligned with ``image_ids``.
+    """
+
+    name: str = ""
+    linear: bool = False
+    default_noise_sigma: float = 0.05
+
+    def __init__(
+        self,
+        image_size: int,
+        image_ids: Sequence[object] = (0,),
+        seed: int = 0,
+        noise_sigma: float | None = None,
+        shared: bool = False,
+        channels: int = 3,
+    ):
+        super().__init__()
+        if image_size < 8:
+            raise ValueError(f"{self.name}: image_size must be >= 8, got {image_size}")
+        if len(image_ids) == 0:
+            raise ValueError(f"{self.name}: image_ids is empty")
+        self.image_size = int(image_size)
+        self.channels = int(channels)
+        self.image_ids = list(image_ids)
+        self.seed = int(seed)
+        self.shared = bool(shared)
+        self.noise_sigma = float(self.default_noise_sigma if noise_sigma is None else noise_sigma)
+        if self.noise_sigma < 0:
+            raise ValueError(f"{self.name}: noise_sigma must be >= 0, got {self.noise_sigma}")
+        self.setup()
+        draws = [self.draw_parameters(self._rng(i)) for i in self.image_ids]
+        if draws[0] is not None:
+            self.register_buffer("params", torch.as_tensor(np.stack(draws), dtype=torch.float32))
+
+    def _rng(self, image_id: object) -> np.random.Generator:
+        return numpy_rng(self.seed, self.name, SHARED_ID if self.shared else image_id)
+
+    def setup(self) -> None:
+        """Derived sizes and fixed buffers; runs before parameters are drawn."""
+
+    def draw_parameters(self, rng: np.random.Generator) -> np.ndarray | None:
+        return None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def measure(self, x: torch.Tensor) -> torch.Tensor:
+        """A(x) plus Gaussian noise of std ``noise_sigma`` from per-image streams."""
+        clean = self(x)
+        seeds = [derive_seed(self.seed, self.name, "noise", i) for i in self.image_ids]
+        noise = NoiseStreams(seeds, device=clean.device, dtype=clean.dtype).like(clean)
+        return clean + self.noise_sigma * noise
+
+    def check_batch(self, x: torch.Tensor) -> None:
+        expected = (len(self.image_ids), self.channels, self.image_size, self.image_size)
+        if tuple(x.shape) != expected:
+            raise ValueError(f"{self.name}: expected input of shape {expected}, got {tuple(x.shape)}")
+
+    def extra_repr(self) -> str:
+        return f"image_size={self.image_size}, images={len(self.image_ids)}, noise_sigma={self.noise_sigma}, shared={self.shared}"
+
+
+def scaled_odd_size(size_at_256: int, image_size: int) -> int:
+    """An odd length that scales with the image: 61 at 256 px, 17 at 64 px, 9 at 32 px."""
+    half = round((size_at_256 - 1) / 2 * image_size / 256)
+    return 2 * max(half, 1) + 1

@@ -1,0 +1,43 @@
+"""Nonlinear operators without learned weights: phase retrieval and HDR."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import Operator
+
+
+class PhaseRetrieval(Operator):
+    """Fourier amplitude of (x+1)/2 zero-padded by int(oversample/8 * H) per side (64 at 256),
+    centred orthonormal 2-D FFT per channel. Invariant to a global sign flip of (x+1)/2, to
+    circular shifts and to the point reflection of the padded image."""
+
+    name = "phase_retrieval"
+    default_noise_sigma = 0.05
+
+    def __init__(self, image_size: int, *args, oversample: float = 2.0, **kwargs):
+        self.oversample = float(oversample)
+        super().__init__(image_size, *args, **kwargs)
+
+    def setup(self) -> None:
+        self.pad = int(self.oversample / 8.0 * self.image_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad((x + 1) / 2, (self.pad,) * 4)
+        spectrum = torch.fft.fft2(padded, norm="ortho")
+        return torch.fft.fftshift(spectrum.abs(), dim=(-2, -1))
+
+
+class HighDynamicRange(Operator):
+    """clip(2x, -1, 1)."""
+
+    name = "hdr"
+    default_noise_sigma = 0.05
+
+    def __init__(self, image_size: int, *args, scale: float = 2.0, **kwargs):
+        self.scale = float(scale)
+        super().__init__(image_size, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(self.scale * x, -1, 1)

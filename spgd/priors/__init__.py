@@ -1,0 +1,7 @@
+"""Priors behind one interface: ``denoise(x, sigma)`` (and ``ddpm_eps`` for DPS)."""
+
+from .adm import ADMPrior, build_unet
+from .base import Prior
+from .gmm import GaussianMixture, operator_matrix
+
+__all__ = ["Prior", "ADMPrior", "GaussianMixture", "build_unet", "operator_matrix"]

@@ -1,0 +1,67 @@
+"""Pixel-space DDPM checkpoints (guided-diffusion UNet) as an EDM denoiser (spec section 1).
+
+``ffhq``: DPS's ``ffhq_10m.pt``; ``imagenet``: OpenAI's ``256x256_diffusion_uncond.pt``. deepinv's
+``DiffUNet`` has exactly their architecture. The epsilon network becomes a denoiser through VP
+preconditioning: D(x, sigma) = x - sigma * eps(x / sqrt(1 + sigma^2), 999 t(sigma)).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._torchvision_compat import import_torchvision
+from ..checkpoints import load_weights
+from ..schedule import vp_time
+from .base import Prior, sigma_per_image
+
+ARCHITECTURES = {
+    "ffhq": dict(large_model=False, file="ffhq_10m.pt", params=93.6e6,
+                 source="DPS (DPS2022/diffusion-posterior-sampling) release, file ffhq_10m.pt"),
+    "imagenet": dict(large_model=True, file="256x256_diffusion_uncond.pt", params=552.8e6,
+                     source="OpenAI guided-diffusion release, file 256x256_diffusion_uncond.pt"),
+}
+# Buffers deepinv's DiffUNet adds for its own denoising mode; raw checkpoints do not hold them.
+_DEEPINV_BUFFERS = ("sqrt_1m_alphas_cumprod", "sqrt_alphas_cumprod")
+
+
+def build_unet(architecture: str) -> torch.nn.Module:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown ADM architecture {architecture!r}; expected one of {sorted(ARCHITECTURES)}")
+    import_torchvision()  # deepinv imports torchvision at import time
+    from deepinv.models import DiffUNet
+
+    return DiffUNet(large_model=ARCHITECTURES[architecture]["large_model"], pretrained=None)
+
+
+class ADMPrior(Prior):
+    """A guided-diffusion epsilon model loaded strictly from ``checkpoint``; never random weights."""
+
+    def __init__(self, checkpoint: str, architecture: str = "ffhq", sha256: str | None = None):
+        super().__init__()
+        self.architecture = architecture
+        self.unet = build_unet(architecture)
+        spec = ARCHITECTURES[architecture]
+        load_weights(
+            self.unet, checkpoint, what=f"adm prior ({architecture})",
+            where_to_get=spec["source"], sha256=sha256, ignore_missing=_DEEPINV_BUFFERS,
+        )
+        self.checkpoint = str(checkpoint)
+        self.freeze()
+
+    def _eps_and_variance(self, x: torch.Tensor, timesteps: torch.Tensor):
+        if x.shape[-1] % 32 or x.shape[-2] % 32:
+            raise ValueError(f"adm prior: image sides must be multiples of 32, got {tuple(x.shape[-2:])}")
+        out = self.unet.forward_diffusion(x, timesteps)
+        channels = x.shape[1]
+        return out[:, :channels], out[:, channels:]
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+        sigma_b = sigma_per_image(sigma, x)
+        c_in = 1 / torch.sqrt(1 + sigma_b**2)
+        c_noise = 999 * vp_time(sigma_b.reshape(-1)).to(x.dtype)
+        eps, _ = self._eps_and_variance(c_in * x, c_noise)
+        return x - sigma_b * eps
+
+    def ddpm_eps(self, x_t: torch.Tensor, timestep: int, alpha_bar: float):
+        timesteps = torch.full((x_t.shape[0],), float(timestep), device=x_t.device)
+        return self._eps_and_variance(x_t, timesteps)

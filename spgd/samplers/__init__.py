@@ -1,0 +1,32 @@
+"""Samplers: ``spgd``, ``dps`` and ``daps``, built by name with ``make_sampler``."""
+
+from .base import AngleTrace, SampleResult, Sampler, angle_degrees
+from .daps import DAPS
+from .dps import DPS
+from .spgd import ADM_MODES, SPGD
+
+SAMPLERS = {cls.name: cls for cls in (SPGD, DPS, DAPS)}
+
+# The paper's comparison rows and ablations are configurations of the three samplers.
+VARIANTS = {
+    "dps": ("dps", {}),
+    "daps": ("daps", {}),
+    "spgd": ("spgd", {"adm": "released"}),
+    "spgd_adm": ("spgd", {"adm": "applied"}),
+    "spgd_no_warmup": ("spgd", {"warmup": 1}),
+    "spgd_no_adm": ("spgd", {"adm": "off"}),
+}
+
+
+def make_sampler(name: str, prior, **params) -> Sampler:
+    """Build a sampler or a named variant (``spgd_no_warmup`` is SPGD with ``warmup=1``...)."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown sampler {name!r}; expected one of {', '.join(VARIANTS)}")
+    base, fixed = VARIANTS[name]
+    clashes = {k for k in fixed if k in params and params[k] != fixed[k]}
+    if clashes:
+        raise ValueError(f"sampler {name!r} fixes {sorted(clashes)}; got {({k: params[k] for k in clashes})}")
+    return SAMPLERS[base](prior, **{**params, **fixed})
+
+
+__all__ = ["SAMPLERS", "VARIANTS", "make_sampler", "SPGD", "DPS", "DAPS", "ADM_MODES", "Sampler", "SampleResult", "AngleTrace", "angle_degrees"]

@@ -1,0 +1,264 @@
+"""Samplers against closed-form answers: a Gaussian-mixture prior with an exact denoiser.
+
+Each accuracy check is paired with a deliberately broken sampler (skipped noise, flipped sign,
+a lost factor 2) that must fail the same check, so the tolerances are known to bite.
+"""
+
+import math
+
+import pytest
+import torch
+
+import spgd.samplers.spgd as spgd_module
+from spgd.operators import make_operator
+from spgd.priors import operator_matrix
+from spgd.samplers import SPGD, make_sampler
+from spgd.seeding import NoiseStreams
+
+N = 512  # samples per distribution check
+SIDE = 8
+
+
+def moments_error(samples, mixture):
+    """(mean error in units of total posterior std, median per-pixel std ratio)."""
+    xs = samples.reshape(samples.shape[0], -1).double()
+    cov = mixture.covariance()
+    mean_error = (xs.mean(0) - mixture.mean()).norm() / cov.trace().sqrt()
+    return float(mean_error), float((xs.std(0) / cov.diagonal().sqrt()).median())
+
+
+def prior_samples(gmm, sampler):
+    op = make_operator("hdr", SIDE, list(range(N)), channels=1)  # y = 0 and lr/zeta 0: no likelihood
+    return sampler.sample(op, torch.zeros(N, 1, SIDE, SIDE), list(range(N))).x
+
+
+def blur_problem(gmm, n=N):
+    opts = dict(channels=1, shared=True, noise_sigma=0.05, kernel_size=5, std=1.0)
+    single = make_operator("gaussian_blur", SIDE, [0], seed=3, **opts)
+    y = single.measure(gmm.sample(1, torch.Generator().manual_seed(1)))
+    posterior = gmm.posterior(operator_matrix(single, gmm.shape), y, 0.05)
+    op = make_operator("gaussian_blur", SIDE, list(range(n)), seed=3, **opts)
+    return op, y.expand(n, *y.shape[1:]).contiguous(), posterior
+
+
+def posterior_check(gmm, sampler):
+    """(mean error, std ratio, residual ratio to the noise level) of a sampler's posterior draws."""
+    op, y, posterior = blur_problem(gmm)
+    x = sampler.sample(op, y, list(range(N))).x
+    residual = (op(x) - y).reshape(N, -1).norm(dim=1).mean() / (0.05 * SIDE)
+    return (*moments_error(x, posterior), float(residual))
+
+
+@pytest.fixture
+def skipped_noise(monkeypatch):
+    """Every noise draw after the initial state returns zeros."""
+    original = NoiseStreams.next
+
+    def first_only(self, shape):
+        self.calls = getattr(self, "calls", 0) + 1
+        draw = original(self, shape)
+        return draw if self.calls == 1 else torch.zeros_like(draw)
+
+    monkeypatch.setattr(NoiseStreams, "next", first_only)
+
+
+def prior_ok(mean_error, std_ratio):
+    return mean_error < 0.12 and 0.9 < std_ratio < 1.1
+
+
+# --- unconditional: with the likelihood switched off the samplers must reproduce the prior ---
+
+def dps_unguided(gmm):
+    return make_sampler("dps", gmm, steps=1000, zeta=0.0, clip_x0=False)
+
+
+def spgd_unguided(gmm):
+    return make_sampler("spgd", gmm, steps=100, warmup=1, lr=1e-12)
+
+
+def test_dps_without_guidance_is_exact_ddpm(gmm):
+    assert prior_ok(*moments_error(prior_samples(gmm, dps_unguided(gmm)), gmm))
+
+
+def test_dps_check_fails_without_noise_injection(gmm, skipped_noise):
+    assert not prior_ok(*moments_error(prior_samples(gmm, dps_unguided(gmm)), gmm))
+
+
+def test_spgd_without_likelihood_is_the_probability_flow_ode(gmm):
+    assert prior_ok(*moments_error(prior_samples(gmm, spgd_unguided(gmm)), gmm))
+
+
+def test_spgd_check_fails_with_half_euler_factor(gmm, monkeypatch):
+    halved = lambda sigmas, f=spgd_module.euler_factors: f(sigmas) / 2
+    monkeypatch.setattr(spgd_module, "euler_factors", halved)
+    assert not prior_ok(*moments_error(prior_samples(gmm, spgd_unguided(gmm)), gmm))
+
+
+# --- posterior: Gaussian blur of a mixture, exact posterior known ---
+
+def daps_ok(mean_error, std_ratio, residual):
+    # exact posterior draws give (0.04, 0.99, 1.02) here
+    return mean_error < 0.2 and 0.85 < std_ratio < 1.1 and 0.97 < residual < 1.07
+
+
+def daps(gmm):
+    return make_sampler("daps", gmm, steps=100, langevin_steps=50, lr=1e-4)
+
+
+def test_daps_matches_the_exact_posterior(gmm):
+    assert daps_ok(*posterior_check(gmm, daps(gmm)))
+
+
+def test_daps_check_fails_with_a_factor_two_in_the_data_term(gmm):
+    sampler = daps(gmm)
+    sampler.tau /= math.sqrt(2)  # ||A x - y||^2 / tau^2 instead of / (2 tau^2)
+    assert not daps_ok(*posterior_check(gmm, sampler))
+
+
+def test_daps_check_fails_without_renoising(gmm, skipped_noise):
+    assert not daps_ok(*posterior_check(gmm, daps(gmm)))
+
+
+def dps_ok(mean_error, std_ratio, residual):
+    # DPS is a biased approximation: under-dispersed and over-fitting the data (known behaviour)
+    return mean_error < 0.8 and 0.6 < std_ratio < 1.0 and 0.6 < residual < 1.1
+
+
+def dps(gmm, zeta=0.5):
+    return make_sampler("dps", gmm, steps=1000, zeta=zeta, clip_x0=False)
+
+
+def test_dps_approximates_the_posterior(gmm):
+    assert dps_ok(*posterior_check(gmm, dps(gmm)))
+
+
+def test_dps_check_fails_with_flipped_gradient_sign(gmm):
+    sampler = dps(gmm)
+    sampler.zeta = -sampler.zeta
+    assert not dps_ok(*posterior_check(gmm, sampler))
+
+
+def test_spgd_reaches_measurement_consistency(gmm):
+    mean_error, _, residual = posterior_check(gmm, make_sampler("spgd", gmm, steps=100, warmup=5, lr=1.0))
+    assert 0.95 < residual < 1.1 and mean_error < 0.35
+    sampler = make_sampler("spgd", gmm, steps=100, warmup=5, lr=1.0)
+    sampler.lr = -1.0
+    flipped = posterior_check(gmm, sampler)
+    assert not (0.95 < flipped[2] < 1.1)
+
+
+# --- SPGD configurations ---
+
+def small_problem(gmm, n=3, seed=0):
+    op = make_operator("random_inpainting", SIDE, list(range(n)), seed=seed, channels=1, noise_sigma=0.05)
+    x = gmm.sample(n, torch.Generator().manual_seed(seed))
+    return op, op.measure(x)
+
+
+def run(sampler, op, y, seeds=None, **kwargs):
+    return sampler.sample(op, y, seeds if seeds is not None else list(range(100, 100 + y.shape[0])), **kwargs)
+
+
+def test_released_adm_equals_off_and_differs_from_applied(gmm):
+    op, y = small_problem(gmm)
+    kwargs = dict(steps=20, warmup=5, lr=1.0)
+    released = run(make_sampler("spgd", gmm, **kwargs), op, y).x
+    off = run(make_sampler("spgd_no_adm", gmm, **kwargs), op, y).x
+    applied = run(make_sampler("spgd_adm", gmm, **kwargs), op, y).x
+    assert torch.equal(released, off)
+    assert (applied - released).abs().max() > 1e-3
+    beta_zero = run(SPGD(gmm, adm="applied", beta=0.0, **kwargs), op, y).x
+    assert torch.allclose(beta_zero, off, atol=1e-6)
+
+
+def test_no_warmup_variant_is_warmup_one(gmm):
+    sampler = make_sampler("spgd_no_warmup", gmm, steps=10)
+    assert isinstance(sampler, SPGD) and sampler.warmup == 1
+    op, y = small_problem(gmm)
+    assert torch.equal(run(sampler, op, y).x, run(SPGD(gmm, steps=10, warmup=1), op, y).x)
+    with pytest.raises(ValueError, match="fixes"):
+        make_sampler("spgd_no_warmup", gmm, warmup=5)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        make_sampler("ddrm", gmm)
+
+
+def test_nfe_counts(gmm):
+    op, y = small_problem(gmm)
+    r = run(SPGD(gmm, steps=7, warmup=3), op, y)
+    assert (r.nfe_forward, r.nfe_backward) == (21, 21)
+    r = run(SPGD(gmm, steps=7, warmup=3, recompute_x0=True), op, y)
+    assert (r.nfe_forward, r.nfe_backward) == (28, 21)
+    r = run(make_sampler("dps", gmm, steps=25), op, y)
+    assert (r.nfe_forward, r.nfe_backward) == (25, 25)
+    r = run(make_sampler("daps", gmm, steps=6, ode_steps=5, langevin_steps=3), op, y)
+    assert (r.nfe_forward, r.nfe_backward) == (30, 0)
+
+
+SAMPLER_SETTINGS = {
+    "spgd": dict(steps=10, warmup=2),
+    "spgd_adm": dict(steps=10, warmup=3),
+    "dps": dict(steps=20),
+    "daps": dict(steps=5, langevin_steps=5),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLER_SETTINGS)
+def test_batch_composition_does_not_change_outputs(gmm, name):
+    sampler = make_sampler(name, gmm, **SAMPLER_SETTINGS[name])
+    op, y = small_problem(gmm, n=4)
+    seeds = [11, 12, 13, 14]
+    batched = run(sampler, op, y, seeds).x
+    again = run(sampler, op, y, seeds).x
+    assert torch.equal(batched, again)
+    for b in range(4):
+        single_op = make_operator("random_inpainting", SIDE, [b], seed=0, channels=1, noise_sigma=0.05)
+        assert torch.equal(single_op.params[0], op.params[b])
+        single = run(sampler, single_op, y[b : b + 1], [seeds[b]]).x
+        assert torch.allclose(single[0], batched[b], atol=1e-5)
+    other_seeds = run(sampler, op, y, [21, 22, 23, 24]).x
+    assert not torch.allclose(other_seeds, batched)
+
+
+@pytest.mark.parametrize("name", SAMPLER_SETTINGS)
+def test_divergence_is_flagged_per_image(gmm, name):
+    sampler = make_sampler(name, gmm, **SAMPLER_SETTINGS[name])
+    op, y = small_problem(gmm, n=2)
+    poisoned = y.clone()
+    poisoned[0, 0, 0, 0] = math.inf  # image 0 cannot be restored; image 1 must not notice
+    result = run(sampler, op, poisoned, [5, 6])
+    assert result.diverged.tolist() == [True, False]
+    assert result.diverged_step[0].item() == 0
+    assert torch.isnan(result.x[0]).all() and torch.isfinite(result.x[1]).all()
+    clean = run(sampler, op, y, [5, 6])
+    assert torch.allclose(result.x[1], clean.x[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", SAMPLER_SETTINGS)
+def test_trace_records_loss_and_three_angles(gmm, name):
+    sampler = make_sampler(name, gmm, **SAMPLER_SETTINGS[name])
+    op, y = small_problem(gmm, n=2)
+    result = run(sampler, op, y, trace=True)
+    rows = result.trace.rows(op.image_ids)
+    steps = [r for r in rows if r["level"] == "step"]
+    assert len(steps) == 2 * sampler.steps
+    assert math.isnan(steps[0]["angle_likelihood_consecutive"])
+    for r in steps[2:]:
+        for key in ("angle_prior_likelihood", "angle_likelihood_consecutive", "angle_prior_consecutive"):
+            assert 0 <= r[key] <= 180
+        assert r["loss"] >= 0
+    if name.startswith("spgd"):
+        assert len([r for r in rows if r["level"] == "warmup"]) == 2 * sampler.steps * sampler.warmup
+    untraced = run(sampler, op, y)
+    assert untraced.trace is None and torch.equal(untraced.x, result.x)
+
+
+def test_bad_sampler_settings_are_named(gmm):
+    with pytest.raises(ValueError, match="adm must be one of"):
+        SPGD(gmm, adm="on")
+    with pytest.raises(ValueError, match="lr must be a positive"):
+        SPGD(gmm, lr=-1)
+    with pytest.raises(ValueError, match="steps must be in"):
+        make_sampler("dps", gmm, steps=0)
+    with pytest.raises(ValueError, match="batch mismatch"):
+        op, y = small_problem(gmm, n=2)
+        SPGD(gmm).sample(op, y, [1, 2, 3])

@@ -1,0 +1,44 @@
+import math
+
+import pytest
+import torch
+
+from spgd.schedule import (annealing_sigmas, ddpm_betas, euler_factors, linear_decay,
+                           vp_sigma, vp_time)
+
+
+def test_annealing_sigmas_match_spec_numbers():
+    s = annealing_sigmas(100)
+    assert len(s) == 101 and s[0].item() == pytest.approx(100) and s[-1] == 0
+    assert s[1].item() == pytest.approx(95.6484, abs=1e-3)
+    assert s[-2].item() == pytest.approx(0.1, rel=1e-12)
+    assert (s[:-1] > s[1:]).all()
+
+
+def test_euler_factor_is_the_ratio_form():
+    s = annealing_sigmas(10)
+    f = euler_factors(s)
+    assert torch.allclose(f / 2 / s[:-1] ** 2, 1 - s[1:] / s[:-1])
+
+
+def test_linear_lr_decay():
+    assert linear_decay(7.0, 0, 100, 0.01) == 7.0
+    assert linear_decay(7.0, 50, 100, 0.01) == pytest.approx(7.0 * (1 - 0.5 * 0.99))
+    assert linear_decay(7.0, 99, 100, 0.01) == pytest.approx(7.0 * (1 - 0.99 * 0.99))
+
+
+def test_vp_time_inverts_and_matches_ddpm_schedule():
+    sigma = torch.tensor([0.01, 0.5, 3.0, 80.0], dtype=torch.float64)
+    assert torch.allclose(vp_sigma(vp_time(sigma)), sigma)
+    alpha_bar = torch.cumprod(1 - ddpm_betas(), 0)
+    # c_noise = 999 t(sigma) lands within 0.5 % of the discrete timestep of the same noise level
+    for n in (0, 249, 499, 999):
+        sigma_n = math.sqrt((1 - alpha_bar[n]) / alpha_bar[n])
+        assert 999 * vp_time(sigma_n).item() == pytest.approx(n, abs=1.0, rel=0.005)
+
+
+def test_schedule_rejects_bad_input():
+    with pytest.raises(ValueError, match="steps"):
+        annealing_sigmas(0)
+    with pytest.raises(ValueError, match="sigma_max"):
+        annealing_sigmas(10, sigma_max=0.1, sigma_min=1.0)
