@@ -2,6 +2,6 @@
 
 from .adm import ADMPrior, build_unet
 from .base import Prior
-from .gmm import GaussianMixture, operator_matrix
+from .gmm import GaussianMixture, operator_matrix, smooth_mixture
 
-__all__ = ["Prior", "ADMPrior", "GaussianMixture", "build_unet", "operator_matrix"]
+__all__ = ["Prior", "ADMPrior", "GaussianMixture", "build_unet", "operator_matrix", "smooth_mixture"]

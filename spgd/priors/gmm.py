@@ -104,3 +104,15 @@ def operator_matrix(operator, shape: Sequence[int]) -> torch.Tensor:
     with torch.no_grad():
         columns = torch.stack([operator(basis[i : i + 1]).reshape(-1) for i in range(d)], dim=1)
     return columns
+
+
+def smooth_mixture(side: int = 8) -> GaussianMixture:
+    """A two-component mixture on 1 x side x side images with spatially correlated covariances
+    (exponential kernel, length 3 px): the small known prior of the tests and the exactness table."""
+    d = side * side
+    yy, xx = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    pos = torch.stack([yy.flatten(), xx.flatten()], 1).double()
+    cov = 0.09 * torch.exp(-torch.cdist(pos, pos) / 3.0) + 1e-4 * torch.eye(d, dtype=torch.float64)
+    means = torch.stack([torch.full((d,), 0.3), torch.full((d,), -0.3)]).double()
+    means[1] += 0.2 * torch.sin(pos[:, 1])
+    return GaussianMixture([0.6, 0.4], means, torch.stack([cov, 0.5 * cov]), (1, side, side))

@@ -1,0 +1,102 @@
+"""Sampler overhead: wall time of a whole run divided by (NFE x denoiser call time).
+
+Paper settings: SPGD K=100, N=5 (500 NFE with backward), DPS 1000 steps (1000 NFE with
+backward), DAPS-1K (200 x 5 ODE steps = 1000 NFE without backward, plus 200 x 100 Langevin
+steps that use only the operator). The prior is a small randomly initialised CNN: this measures
+timing, not restoration quality. Each sampler run alternates with a reference loop that makes
+exactly the same denoiser calls and nothing else (CPU speed drifts too much for a one-off
+calibration); the ratio is min(sampler wall) / min(reference wall). Target: ratio <= 1.05.
+
+    python benchmarks/sampler_overhead.py [--size 64] [--device cpu] [--task random_inpainting]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+from spgd.operators import make_operator
+from spgd.priors import Prior
+from spgd.samplers import make_sampler
+
+PAPER = {
+    "spgd": dict(steps=100, warmup=5, lr=1.0),
+    "dps": dict(steps=1000, zeta=0.5),
+    "daps": dict(steps=200, ode_steps=5, langevin_steps=100, lr=1e-4),
+}
+
+
+class SmallCNNPrior(Prior):
+    """D(x, sigma) = x - sigma * net(x / sqrt(1 + sigma^2)): a few 3x3 convolutions, random weights."""
+
+    def __init__(self, width: int = 64, layers: int = 4):
+        super().__init__()
+        blocks = [nn.Conv2d(3, width, 3, padding=1), nn.SiLU()]
+        for _ in range(layers - 2):
+            blocks += [nn.Conv2d(width, width, 3, padding=1), nn.SiLU()]
+        blocks.append(nn.Conv2d(width, 3, 3, padding=1))
+        self.net = nn.Sequential(*blocks)
+        self.freeze()
+
+    def denoise(self, x, sigma):
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+        return x - sigma * 0.01 * self.net(x / torch.sqrt(1 + sigma**2))
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--task", default="random_inpainting")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating sampler/reference runs; minimum of each")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    prior = SmallCNNPrior().to(device)
+    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+
+    def forward():
+        with torch.no_grad():
+            prior.denoise(x, 1.0)
+
+    def forward_backward():
+        xr = x.detach().requires_grad_(True)
+        torch.autograd.grad(prior.denoise(xr, 1.0).square().sum(), xr)
+
+    op = make_operator(args.task, args.size, list(range(args.batch)), seed=0).to(device)
+    y = op.measure(torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1)
+    for _ in range(20):  # warm up kernels and the allocator before anything is timed
+        forward_backward()
+    print(f"device {device}, image {args.size}px, batch {args.batch}, task {args.task}, rounds {args.rounds}")
+    print(f"{'sampler':8s} {'NFE fwd':>8s} {'NFE bwd':>8s} {'wall s':>8s} {'NFE-only s':>10s} {'ratio':>7s}")
+    for name, params in PAPER.items():
+        sampler = make_sampler(name, prior, **params)
+        walls, references = [], []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            result = sampler.sample(op, y, list(range(args.batch)))
+            synchronize(device)
+            walls.append(time.perf_counter() - start)
+            # the same number of denoiser calls, nothing else: the floor the sampler is judged by
+            start = time.perf_counter()
+            for _ in range(result.nfe_backward):
+                forward_backward()
+            for _ in range(result.nfe_forward - result.nfe_backward):
+                forward()
+            synchronize(device)
+            references.append(time.perf_counter() - start)
+        wall, reference = min(walls), min(references)
+        print(f"{name:8s} {result.nfe_forward:8d} {result.nfe_backward:8d} {wall:8.2f} {reference:10.2f} {wall / reference:7.3f}")
+
+
+if __name__ == "__main__":
+    main()

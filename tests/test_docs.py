@@ -1,0 +1,26 @@
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_library_example_in_docs_runs():
+    text = (ROOT / "docs" / "library.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/library.md", "exec"), namespace)
+    result = namespace["result"]
+    assert result.x.shape == (1, 1, 8, 8) and result.nfe_forward == 500
+    assert not result.diverged.any()
+
+
+def test_exactness_table_writes_csv_and_html(tmp_path):
+    from spgd import exactness
+
+    rows = exactness.exactness_rows(samples=16)
+    assert {r["task"] for r in rows} == set(exactness.TASKS)
+    assert len(rows) == len(exactness.TASKS) * (len(exactness.SAMPLERS) + 1)
+    exactness.write_csv(rows, tmp_path / "t.csv")
+    exactness.write_html(rows, tmp_path / "t.html", 16)
+    assert (tmp_path / "t.csv").read_text().startswith("task,sampler,mean_error")
+    assert "Not paper settings" in (tmp_path / "t.html").read_text()
