@@ -54,7 +54,10 @@ def summarise(x: torch.Tensor, y: torch.Tensor, op, posterior) -> dict:
     )
 
 
-def exactness_rows(samples: int = 128, seed: int = 0) -> list[dict]:
+def exactness_rows(samples: int = 128, seed: int = 0, samplers: dict | None = None) -> list[dict]:
+    """One row per (task, sampler) plus an "exact posterior" row per task; ``samplers`` maps
+    variant names to settings (default: SAMPLERS)."""
+    samplers = SAMPLERS if samplers is None else samplers
     prior = smooth_mixture(SIDE)
     rows = []
     for task, options in TASKS.items():
@@ -67,7 +70,7 @@ def exactness_rows(samples: int = 128, seed: int = 0) -> list[dict]:
         y_batch = y.expand(samples, *y.shape[1:]).contiguous()
         exact = posterior.sample(samples, torch.Generator().manual_seed(seed + 1))
         rows.append(dict(task=task, sampler="exact posterior", **summarise(exact, y_batch, op, posterior), seconds=0.0))
-        for name, params in SAMPLERS.items():
+        for name, params in samplers.items():
             start = time.perf_counter()
             result = make_sampler(name, prior, **params).sample(op, y_batch, list(range(samples)))
             rows.append(dict(task=task, sampler=name, **summarise(result.x, y_batch, op, posterior),

@@ -17,9 +17,12 @@ def test_library_example_in_docs_runs():
 def test_exactness_table_writes_csv_and_html(tmp_path):
     from spgd import exactness
 
-    rows = exactness.exactness_rows(samples=16)
+    quick = {name: {**params, "steps": 10} for name, params in exactness.SAMPLERS.items()}
+    rows = exactness.exactness_rows(samples=16, samplers=quick)
     assert {r["task"] for r in rows} == set(exactness.TASKS)
     assert len(rows) == len(exactness.TASKS) * (len(exactness.SAMPLERS) + 1)
+    exact = [r for r in rows if r["sampler"] == "exact posterior"]
+    assert all(0.8 < r["std_ratio"] < 1.2 and r["mean_error"] < 0.3 for r in exact)
     exactness.write_csv(rows, tmp_path / "t.csv")
     exactness.write_html(rows, tmp_path / "t.html", 16)
     assert (tmp_path / "t.csv").read_text().startswith("task,sampler,mean_error")
