@@ -5,7 +5,8 @@ backward), DAPS-1K (200 x 5 ODE steps = 1000 NFE without backward, plus 200 x 10
 steps that use only the operator). The prior is a small randomly initialised CNN: this measures
 timing, not restoration quality. Each sampler run alternates with a reference loop that makes
 exactly the same denoiser calls and nothing else (CPU speed drifts too much for a one-off
-calibration); the ratio is min(sampler wall) / min(reference wall). Target: ratio <= 1.05.
+calibration); the ratio is min(sampler wall) / min(reference wall); "traced" is the same
+with the angle trace on. Target: ratio <= 1.05.
 
     python benchmarks/sampler_overhead.py [--size 64] [--device cpu] [--task random_inpainting]
 """
@@ -51,15 +52,30 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
+def timed(fn, device, clock) -> tuple[float, object]:
+    start = clock()
+    value = fn()
+    synchronize(device)
+    return clock() - start, value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--task", default="random_inpainting")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating sampler/reference runs; minimum of each")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating sampler/reference runs; minimum of each")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                        help="cpu: process CPU time (immune to a busy VM host; CPU runs only); wall: elapsed time")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if args.clock == "cpu" and device.type != "cpu":
+        parser.error("--clock cpu measures host CPU time; use --clock wall on a GPU")
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     prior = SmallCNNPrior().to(device)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
@@ -76,27 +92,23 @@ def main():
     y = op.measure(torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1)
     for _ in range(20):  # warm up kernels and the allocator before anything is timed
         forward_backward()
-    print(f"device {device}, image {args.size}px, batch {args.batch}, task {args.task}, rounds {args.rounds}")
-    print(f"{'sampler':8s} {'NFE fwd':>8s} {'NFE bwd':>8s} {'wall s':>8s} {'NFE-only s':>10s} {'ratio':>7s}")
+    print(f"device {device}, image {args.size}px, batch {args.batch}, task {args.task}, "
+          f"rounds {args.rounds}, clock {args.clock}, threads {torch.get_num_threads()}")
+    print(f"{'sampler':8s} {'NFE fwd':>8s} {'NFE bwd':>8s} {'time s':>8s} {'NFE-only s':>10s} {'ratio':>7s} {'traced':>7s}")
+    seeds = list(range(args.batch))
     for name, params in PAPER.items():
         sampler = make_sampler(name, prior, **params)
-        walls, references = [], []
+        walls, references, traced = [], [], []
         for _ in range(args.rounds):
-            start = time.perf_counter()
-            result = sampler.sample(op, y, list(range(args.batch)))
-            synchronize(device)
-            walls.append(time.perf_counter() - start)
+            wall, result = timed(lambda: sampler.sample(op, y, seeds), device, clock)
+            walls.append(wall)
             # the same number of denoiser calls, nothing else: the floor the sampler is judged by
-            start = time.perf_counter()
-            for _ in range(result.nfe_backward):
-                forward_backward()
-            for _ in range(result.nfe_forward - result.nfe_backward):
-                forward()
-            synchronize(device)
-            references.append(time.perf_counter() - start)
-        wall, reference = min(walls), min(references)
-        print(f"{name:8s} {result.nfe_forward:8d} {result.nfe_backward:8d} {wall:8.2f} {reference:10.2f} {wall / reference:7.3f}")
-
+            references.append(timed(lambda: [forward_backward() for _ in range(result.nfe_backward)]
+                                    + [forward() for _ in range(result.nfe_forward - result.nfe_backward)], device, clock)[0])
+            traced.append(timed(lambda: sampler.sample(op, y, seeds, trace=True), device, clock)[0])
+        wall, reference, wall_traced = min(walls), min(references), min(traced)
+        print(f"{name:8s} {result.nfe_forward:8d} {result.nfe_backward:8d} {wall:8.2f} {reference:10.2f} "
+              f"{wall / reference:7.3f} {wall_traced / reference:7.3f}")
 
 if __name__ == "__main__":
     main()

@@ -144,7 +144,7 @@ def test_bad_task_input_is_named():
     with pytest.raises(ValueError, match="not divisible by factor 4"):
         make_operator("sr4", 30)
     with pytest.raises(ValueError, match="expected input of shape"):
-        make_operator("hdr", 32, [0]).check_batch(images())
+        make_operator("hdr", 32, [0]).measure(images())
 
 
 def test_nonlinear_blur_needs_its_weight_file(tmp_path):

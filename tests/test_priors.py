@@ -92,8 +92,10 @@ def test_adm_vp_preconditioning(random_ffhq_checkpoint):
         eps = prior.unet.forward_diffusion(x / math.sqrt(1 + sigma**2), torch.full((2,), c_noise))[:, :3]
         expected = x - sigma * eps
         assert torch.allclose(prior.denoise(x, sigma), expected, atol=1e-5)
-        eps_t, variance = prior.ddpm_eps(x, 500, 0.1)
-        assert eps_t.shape == variance.shape == x.shape
+        x0, variance = prior.ddpm_x0(x, 500, 0.1)
+        eps500 = prior.unet.forward_diffusion(x, torch.full((2,), 500.0))
+        assert torch.allclose(x0, (x - math.sqrt(0.9) * eps500[:, :3]) / math.sqrt(0.1), atol=1e-5)
+        assert torch.equal(variance, eps500[:, 3:])
 
 
 def test_adm_gradient_reaches_the_input_not_the_weights(random_ffhq_checkpoint):

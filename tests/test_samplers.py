@@ -262,3 +262,35 @@ def test_bad_sampler_settings_are_named(gmm):
     with pytest.raises(ValueError, match="batch mismatch"):
         op, y = small_problem(gmm, n=2)
         SPGD(gmm).sample(op, y, [1, 2, 3])
+
+
+def test_trace_angles_follow_the_definition():
+    from spgd.samplers import AngleTrace, angle_degrees
+
+    trace = AngleTrace()
+    e1, e2 = torch.zeros(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
+    e1[:, 0, 0, 0], e2[:, 0, 0, 1] = 1.0, 3.0
+    trace.record("step", 0, -1, 1.0, torch.zeros(2), e1, e2)  # orthogonal: 90
+    trace.record("step", 1, -1, 0.5, torch.zeros(2), e1, -e2)  # g_l reversed: 180, g_d same: 0
+    rows = trace.rows(["a", "b"])
+    assert [r["angle_prior_likelihood"] for r in rows] == pytest.approx([90.0] * 4)
+    assert rows[2]["angle_likelihood_consecutive"] == pytest.approx(180.0)
+    assert rows[2]["angle_prior_consecutive"] == pytest.approx(0.0, abs=1e-3)
+    a, b = torch.randn(3, 3, 4, 4), torch.randn(3, 3, 4, 4)
+    other = AngleTrace()
+    other.record("step", 0, -1, 1.0, torch.zeros(3), a, b)
+    assert [r["angle_prior_likelihood"] for r in other.rows()] == pytest.approx(angle_degrees(a, b).tolist(), abs=1e-3)
+
+
+def test_adm_momentum_matches_the_spec_formula():
+    from spgd.samplers.spgd import adm_momentum
+
+    torch.manual_seed(0)
+    m, g = torch.randn(3, 3, 5, 5), torch.randn(3, 3, 5, 5)
+    m[1] = 2 * g[1]  # aligned everywhere: alpha = 1
+    cosine = torch.nn.functional.cosine_similarity(g, m, dim=1)
+    alpha = ((cosine.mean((1, 2)) + 1) / 2).reshape(-1, 1, 1, 1)
+    expected = alpha * 0.9 * m + (1 - alpha * 0.9) * g
+    assert torch.allclose(adm_momentum(m, g, 0.9), expected, atol=1e-6)
+    assert torch.allclose(adm_momentum(m, g, 0.9)[1], 0.9 * m[1] + 0.1 * g[1], atol=1e-6)
+    assert torch.equal(adm_momentum(m, g, 0.0), g)

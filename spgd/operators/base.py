@@ -69,6 +69,7 @@ class Operator(torch.nn.Module):
 
     def measure(self, x: torch.Tensor) -> torch.Tensor:
         """A(x) plus Gaussian noise of std ``noise_sigma`` from per-image streams."""
+        self.check_batch(x)
         clean = self(x)
         seeds = [derive_seed(self.seed, self.name, "noise", i) for i in self.image_ids]
         noise = NoiseStreams(seeds, device=clean.device, dtype=clean.dtype).like(clean)

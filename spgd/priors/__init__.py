@@ -1,4 +1,4 @@
-"""Priors behind one interface: ``denoise(x, sigma)`` (and ``ddpm_eps`` for DPS)."""
+"""Priors behind one interface: ``denoise(x, sigma)`` (and ``ddpm_x0`` for DPS)."""
 
 from .adm import ADMPrior, build_unet
 from .base import Prior

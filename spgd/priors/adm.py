@@ -62,6 +62,7 @@ class ADMPrior(Prior):
         eps, _ = self._eps_and_variance(c_in * x, c_noise)
         return x - sigma_b * eps
 
-    def ddpm_eps(self, x_t: torch.Tensor, timestep: int, alpha_bar: float):
+    def ddpm_x0(self, x_t: torch.Tensor, timestep: int, alpha_bar: float):
         timesteps = torch.full((x_t.shape[0],), float(timestep), device=x_t.device)
-        return self._eps_and_variance(x_t, timesteps)
+        eps, variance_values = self._eps_and_variance(x_t, timesteps)
+        return (x_t - (1 - alpha_bar) ** 0.5 * eps) / alpha_bar**0.5, variance_values

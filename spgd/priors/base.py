@@ -1,7 +1,7 @@
 """The prior interface: an EDM denoiser D(x, sigma) ~= E[x0 | x0 + sigma n = x].
 
-DPS works in DDPM time; ``ddpm_eps`` gives it the epsilon prediction (and the learned variance
-where a model has one). The default derives epsilon from D, which is exact for any denoiser.
+DPS works in DDPM time; ``ddpm_x0`` gives it the x0 estimate at a DDPM timestep (and the learned
+variance where a model has one, in which case the model is called with the timestep itself).
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ class Prior(torch.nn.Module):
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         return self.denoise(x, sigma)
 
-    def ddpm_eps(
+    def ddpm_x0(
         self, x_t: torch.Tensor, timestep: int, alpha_bar: float
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Epsilon prediction at DDPM step ``timestep`` (of 1000) with cumulative alpha ``alpha_bar``;
-        second item: learned-variance interpolation values in [-1, 1], or None."""
+        """x0 estimate at DDPM step ``timestep`` (of 1000) with cumulative alpha ``alpha_bar``;
+        second item: learned-variance interpolation values in [-1, 1], or None. The default asks
+        the denoiser at the equivalent noise level, which is exact for any denoiser."""
         scale = alpha_bar**0.5
-        sigma = ((1 - alpha_bar) / alpha_bar) ** 0.5
-        x0 = self.denoise(x_t / scale, sigma)
-        return (x_t - scale * x0) / (1 - alpha_bar) ** 0.5, None
+        return self.denoise(x_t / scale, ((1 - alpha_bar) / alpha_bar) ** 0.5), None
 
     def freeze(self) -> "Prior":
         self.requires_grad_(False)

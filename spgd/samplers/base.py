@@ -27,25 +27,33 @@ class AngleTrace:
     """Loss and the three gradient angles of spec section 7, per image, for each recorded update.
 
     ``record(level, step, inner, sigma, loss, prior_update, likelihood_update)`` stores
-    angle(g_d, g_l), angle(g_l, previous g_l) and angle(g_d, previous g_d); previous vectors are
-    kept per level ("step" or "warmup"). Values stay on the device until ``rows()``.
+    angle(g_d, g_l), angle(g_l, previous g_l) and angle(g_d, previous g_d); previous vectors and
+    their norms are kept per level ("step" or "warmup"). Values stay on the device until ``rows()``.
     """
 
     def __init__(self):
         self._records: list[tuple] = []
-        self._previous: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._previous: dict[str, tuple] = {}
+
+    @staticmethod
+    def _angle(a, a_norm, b, b_norm) -> torch.Tensor:
+        cos = torch.linalg.vecdot(a, b) / (a_norm * b_norm).clamp_min(1e-30)
+        return torch.rad2deg(torch.arccos(cos.clamp(-1, 1)))
 
     def record(self, level, step, inner, sigma, loss, prior_update, likelihood_update):
-        prior_update, likelihood_update = prior_update.detach(), likelihood_update.detach()
-        nan = torch.full_like(loss, math.nan)
+        g_d = prior_update.detach().reshape(prior_update.shape[0], -1)
+        g_l = likelihood_update.detach().reshape(likelihood_update.shape[0], -1)
+        d_norm, l_norm = torch.linalg.vector_norm(g_d, dim=1), torch.linalg.vector_norm(g_l, dim=1)
         previous = self._previous.get(level)
-        self._records.append((
-            level, step, inner, float(sigma), loss.detach(),
-            angle_degrees(prior_update, likelihood_update),
-            angle_degrees(likelihood_update, previous[1]) if previous else nan,
-            angle_degrees(prior_update, previous[0]) if previous else nan,
-        ))
-        self._previous[level] = (prior_update, likelihood_update)
+        if previous is None:
+            consecutive_l = consecutive_d = torch.full_like(d_norm, math.nan)
+        else:
+            prev_d, prev_d_norm, prev_l, prev_l_norm = previous
+            consecutive_l = self._angle(g_l, l_norm, prev_l, prev_l_norm)
+            consecutive_d = self._angle(g_d, d_norm, prev_d, prev_d_norm)
+        self._records.append((level, step, inner, float(sigma), loss.detach(),
+                              self._angle(g_d, d_norm, g_l, l_norm), consecutive_l, consecutive_d))
+        self._previous[level] = (g_d, d_norm, g_l, l_norm)
 
     def rows(self, image_ids: Sequence[object] | None = None) -> list[dict]:
         """Tidy rows: image, level, step, inner, sigma, loss, angle_prior_likelihood,
@@ -89,10 +97,11 @@ class DivergenceGuard:
         self.step = torch.full((batch,), -1, dtype=torch.long, device=device)
 
     def check(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(1)
+        # NaN and inf survive a sum, so one reduction per image finds them (a finite image whose
+        # sum overflows float32 is diverged for any practical purpose).
+        finite = torch.isfinite(x.reshape(x.shape[0], -1).sum(1))
         self.step = torch.where((self.step < 0) & ~finite, torch.full_like(self.step, step), self.step)
-        alive = (self.step < 0).reshape(-1, *([1] * (x.dim() - 1)))
-        return torch.where(alive, x, torch.zeros_like(x))
+        return x.masked_fill((self.step >= 0).reshape(-1, *([1] * (x.dim() - 1))), 0.0)
 
     def finish(self, x: torch.Tensor) -> torch.Tensor:
         dead = (self.step >= 0).reshape(-1, *([1] * (x.dim() - 1)))
@@ -120,6 +129,3 @@ class Sampler:
 
     def _run(self, operator, y, shape, noise: NoiseStreams, trace: AngleTrace | None) -> SampleResult:
         raise NotImplementedError
-
-    def config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "prior"}

@@ -46,13 +46,16 @@ class DAPS(Sampler):
             x0_hat = self._ode_x0(x, sigma)
             lr = linear_decay(self.lr, i, self.steps, self.lr_min_ratio)
             x0 = x0_hat
+            noise_scale = math.sqrt(2 * lr)
             for _ in range(self.langevin_steps):
+                # grad of ||A(x0) - y||^2 / (2 tau^2) + ||x0 - x0_hat||^2 / (2 sigma^2): the operator
+                # part by a vector-Jacobian product, the quadratic part in closed form
                 x0 = x0.detach().requires_grad_(True)
-                energy = (per_image_squared_norm(operator(x0) - y) / (2 * self.tau**2)
-                          + per_image_squared_norm(x0 - x0_hat) / (2 * sigma**2))
-                (grad,) = torch.autograd.grad(energy.sum(), x0)
+                measured = operator(x0)
+                (data_grad,) = torch.autograd.grad(measured, x0, grad_outputs=measured.detach() - y)
                 with torch.no_grad():
-                    x0 = x0 - lr * grad + math.sqrt(2 * lr) * noise.like(x0)
+                    grad = data_grad / self.tau**2 + (x0 - x0_hat) / sigma**2
+                    x0 = x0 - lr * grad + noise_scale * noise.like(x0)
             x0 = guard.check(x0.detach(), i)
             if trace is not None:
                 with torch.no_grad():

@@ -35,7 +35,8 @@ class DPS(Sampler):
         self.steps, self.zeta, self.clip_x0 = int(steps), float(zeta), bool(clip_x0)
         self.timesteps = respaced_timesteps(self.steps)
 
-    def _schedule(self):
+    def _schedule(self) -> list[tuple[float, float, float, float]]:
+        """(alpha_bar, alpha_bar_prev, beta, clipped posterior log-variance) per kept step."""
         alpha_bar_full = torch.cumprod(1 - ddpm_betas(), 0)
         alpha_bar = alpha_bar_full[self.timesteps]
         alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
@@ -43,37 +44,31 @@ class DPS(Sampler):
         posterior_variance = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
         # guided-diffusion clips the first (zero) posterior variance to the second one in log space
         log_variance = torch.log(torch.cat([posterior_variance[1:2], posterior_variance[1:]]))
-        return alpha_bar, alpha_bar_prev, betas, log_variance
+        return list(zip(alpha_bar.tolist(), alpha_bar_prev.tolist(), betas.tolist(), log_variance.tolist()))
 
     def _run(self, operator, y, shape, noise, trace):
-        alpha_bar, alpha_bar_prev, betas, log_variance_clipped = self._schedule()
         guard = DivergenceGuard(shape[0], y.device)
         x = noise.next(shape[1:])
-        nfe = 0
-        for n in reversed(range(len(self.timesteps))):
-            ab, ab_prev, beta = float(alpha_bar[n]), float(alpha_bar_prev[n]), float(betas[n])
+        schedule = self._schedule()
+        count = len(schedule)
+        for n in reversed(range(count)):
+            ab, ab_prev, beta, log_variance_clipped = schedule[n]
+            step = count - 1 - n
             x_t = x.detach().requires_grad_(True)
-            eps, variance_values = self.prior.ddpm_eps(x_t, self.timesteps[n], ab)
-            x0 = (x_t - math.sqrt(1 - ab) * eps) / math.sqrt(ab)
+            x0, variance_values = self.prior.ddpm_x0(x_t, self.timesteps[n], ab)
             if self.clip_x0:
                 x0 = x0.clamp(-1, 1)
             distance = (operator(x0) - y).reshape(shape[0], -1).norm(dim=1)
             (grad,) = torch.autograd.grad(distance.sum(), x_t)
-            nfe += 1
             with torch.no_grad():
                 mean = (beta * math.sqrt(ab_prev) / (1 - ab)) * x0 + ((1 - ab_prev) * math.sqrt(1 - beta) / (1 - ab)) * x_t
                 if variance_values is None:
-                    log_variance = float(log_variance_clipped[n])
-                    std = math.exp(0.5 * log_variance)
+                    std = math.exp(0.5 * log_variance_clipped)
                 else:
                     fraction = (variance_values + 1) / 2
-                    log_variance = fraction * math.log(beta) + (1 - fraction) * float(log_variance_clipped[n])
-                    std = torch.exp(0.5 * log_variance)
-                step_noise = noise.next(shape[1:]) if n > 0 else torch.zeros_like(x)
-                proposal = mean + std * step_noise
-                likelihood_update = -self.zeta * grad
-                x = guard.check(proposal + likelihood_update, len(self.timesteps) - 1 - n)
+                    std = torch.exp(0.5 * (fraction * math.log(beta) + (1 - fraction) * log_variance_clipped))
+                proposal = mean + std * noise.next(shape[1:]) if n > 0 else mean
+                x = guard.check(proposal - self.zeta * grad, step)
                 if trace is not None:
-                    trace.record("step", len(self.timesteps) - 1 - n, -1, math.sqrt((1 - ab) / ab),
-                                 distance**2, mean - x_t, likelihood_update)
-        return SampleResult(guard.finish(x.detach()), guard.step, nfe, nfe, trace)
+                    trace.record("step", step, -1, math.sqrt((1 - ab) / ab), distance**2, mean - x_t, -self.zeta * grad)
+        return SampleResult(guard.finish(x), guard.step, count, count, trace)
