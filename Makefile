@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test benchmark clean
+.PHONY: install demo exactness test lint benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m spgd.exactness --csv results/tables/exactness.csv --html reports/report.html
-	@echo "wrote reports/report.html (exactness table: demo settings, synthetic data)"
+	$(VENV)/bin/snakemake --cores 2 --configfile config/config.yaml
+	@echo "wrote reports/report.html and results/tables/main.csv (demo settings)"
+
+exactness: $(STAMP)
+	$(PY) -m spgd.exactness --csv results/tables/exactness.csv --html reports/exactness.html
+
+lint: $(STAMP)
+	$(VENV)/bin/snakemake --lint
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -26,4 +32,4 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/sampler_overhead.py
 
 clean:
-	rm -rf $(VENV) results reports .pytest_cache
+	rm -rf $(VENV) results reports logs .snakemake .pytest_cache

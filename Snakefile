@@ -1,0 +1,25 @@
+# SPGD reproduction: data -> degrade -> sample -> metrics -> tables -> report.
+# Default config: config/config.yaml (demo settings). Paper settings: --configfile config/paper.yaml.
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/degrade.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/metrics.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/report.smk"
+
+
+onstart:
+    check_weight_files()
+
+
+# Sample outputs are targets too: Snakemake ignores a deleted intermediate file whose dependents
+# are up to date (snakemake#1978), and a deleted sample output must be recomputed.
+rule all:
+    input:
+        "reports/report.html",
+        all_shard_files("pt"),

@@ -1,0 +1,82 @@
+"""A self-contained HTML report: what was run, the result tables, qualitative image grids."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+
+import pandas as pd
+import yaml
+
+from .tables import paper_table
+
+STYLE = ("body{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em}"
+         "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #ddd}"
+         "img{image-rendering:pixelated;max-width:100%}.banner{padding:.6em;background:#fff3cd;border:1px solid #e0c060}"
+         "pre{background:#f5f5f5;padding:.5em;overflow:auto}")
+
+
+def png_data_uri(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
+
+
+def _paper_table_html(table: pd.DataFrame) -> str:
+    head = "<tr><th>sampler</th>" + "".join(f"<th>{html.escape(t)}<br>{m.upper()}</th>" for t, m in table.columns) + "</tr>"
+    best = {c: table[c].max() for c in table.columns}
+    rows = []
+    for name, values in zip(table.index, table.itertuples(index=False)):
+        cells = "".join(f"<td><b>{v:.2f}</b></td>" if v == best[c] and not math.isnan(v) else f"<td>{v:.2f}</td>"
+                        for c, v in zip(table.columns, values))
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str, bytes]) -> str:
+    """``grids``: title -> PNG bytes (ground truth | measurement | each sampler, one row per image)."""
+    settings = config.get("settings", "demo")
+    banner = ("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."
+              if settings == "demo" else "<b>Paper settings</b>.")
+    prior = config["prior"]
+    weights = ("Gaussian-mixture prior (closed form, no weights)" if prior["type"] == "gmm_smooth"
+               else f"{prior.get('architecture', 'ffhq')} checkpoint {html.escape(str(prior.get('checkpoint')))}"
+               f" (sha256 {html.escape(str(prior.get('sha256', 'not given')))})")
+    versions = stats[0]["versions"] if stats else {}
+    wall = sum(s["wall_seconds"] for s in stats)
+    devices = sorted({s["device"] for s in stats})
+    diverged = sum(sum(s["diverged"]) for s in stats)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>SPGD reproduction report</title>",
+        f"<style>{STYLE}</style></head><body><h1>SPGD reproduction report</h1>",
+        f"<p class='banner'>{banner}</p>",
+        "<h2>What was run</h2><ul>",
+        f"<li>Prior: {weights}</li>",
+        f"<li>Devices: {html.escape(', '.join(devices))}; sampling wall time {wall:.1f} s over {len(stats)} jobs; "
+        f"diverged images: {diverged}</li>",
+        f"<li>Versions: {html.escape(', '.join(f'{k} {v}' for k, v in versions.items()))}</li>",
+        "<li>SPGD <i>released</i> steps with the raw gradient, as the published code does (its ADM "
+        "momentum is computed and discarded), so it equals <i>no ADM</i>; <i>spgd_adm</i> applies the "
+        "momentum as the paper describes.</li></ul>",
+        f"<details><summary>Configuration</summary><pre>{html.escape(yaml.safe_dump(config, sort_keys=False))}</pre></details>",
+        "<h2>Results</h2>",
+    ]
+    runs = list(config["samplers"])
+    for dataset, part in tidy.groupby("dataset", sort=False):
+        parts.append(f"<h3>{html.escape(dataset)}</h3>")
+        parts.append("<div style='overflow-x:auto'>" + _paper_table_html(paper_table(part, runs, list(config["tasks"]))) + "</div>")
+        counts = part.groupby("sampler")["n"].max().to_dict()
+        parts.append("<p>Mean over images (best per column in bold); images per cell: "
+                     + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ".</p>")
+    parts.append("<h2>Images</h2><p>Columns: ground truth, measurement (rescaled for display), then each "
+                 f"sampler in the order {html.escape(', '.join(runs))}.</p>")
+    for title, png in grids.items():
+        parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='{png_data_uri(png)}'>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def png_bytes(save) -> bytes:
+    buffer = io.BytesIO()
+    save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,104 @@
+"""One workflow step each, usable without Snakemake: degrade a dataset, restore one shard.
+
+Seeds: operator parameters and measurement noise come from (seed, task, image id); sampler noise
+from (seed, "sample", task, image id), the same for every sampler configuration (common random
+numbers), so runs differ only by their algorithm and shards never change results.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from importlib import metadata
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .operators import make_operator
+from .priors import make_prior
+from .samplers import make_sampler
+from .seeding import derive_seed
+
+
+def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, seed: int) -> torch.Tensor:
+    op = make_operator(task, images.shape[-1], image_ids, seed, channels=images.shape[1], **options)
+    with torch.no_grad():
+        return op.measure(images)
+
+
+def sampler_settings(sampler_spec: dict, task: str) -> dict:
+    return {**sampler_spec.get("params", {}), **sampler_spec.get("task_params", {}).get(task, {})}
+
+
+def shard_indices(total: int, shard: int, shard_size: int) -> list[int]:
+    return list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
+
+
+def pick_device(requested: str) -> torch.device:
+    """The configured device. For "cuda" Snakemake assigns no GPU ids: the job uses the first
+    visible device, so restrict each job with CUDA_VISIBLE_DEVICES to spread jobs over GPUs."""
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} was configured but CUDA is not available on this machine")
+    return device
+
+
+def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,
+                  channels, seed, device="cpu", trace=False):
+    """Restore the images ``image_ids`` (their measurements as given); returns (restored, stats)."""
+    device = pick_device(device)
+    prior = make_prior(prior_spec).to(device)
+    op = make_operator(task, image_size, image_ids, seed, channels=channels, **options).to(device)
+    sampler = make_sampler(sampler_spec["variant"], prior, **sampler_settings(sampler_spec, task))
+    seeds = [derive_seed(seed, "sample", task, i) for i in image_ids]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    result = sampler.sample(op, measurements.to(device), seeds, trace=trace)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - start
+    stats = dict(
+        images=list(image_ids), nfe_forward=result.nfe_forward, nfe_backward=result.nfe_backward,
+        wall_seconds=wall, device=str(device),
+        peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+        diverged=result.diverged.tolist(), diverged_step=result.diverged_step.tolist(),
+        sampler=sampler_spec["variant"], settings=sampler_settings(sampler_spec, task),
+        versions=versions(),
+    )
+    return result.x.cpu(), stats, (result.trace.rows(image_ids) if trace else None)
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for package in ("torch", "numpy", "spgd", "deepinv", "snakemake"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _display_tile(image: torch.Tensor, size: int) -> np.ndarray:
+    """uint8 HxWx3 tile; images outside [-1, 1] (amplitudes, NaN) are min-max rescaled."""
+    image = image.detach().double().cpu()
+    if image.min() < -1 or image.max() > 1 or not torch.isfinite(image).all():
+        finite = torch.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
+        image = (finite - finite.min()) / (finite.max() - finite.min() + 1e-12) * 2 - 1
+    array = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    tile = Image.fromarray(np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array)
+    return np.asarray(tile.resize((size, size), Image.NEAREST))
+
+
+def image_grid(rows: list[list[torch.Tensor]], path, tile: int = 64, gap: int = 2) -> None:
+    """Save a PNG grid: one row per list, each image (C, H, W) shown as a ``tile``-px square."""
+    width = len(rows[0]) * (tile + gap) - gap
+    canvas = np.full((len(rows) * (tile + gap) - gap, width, 3), 255, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            top, left = r * (tile + gap), c * (tile + gap)
+            canvas[top : top + tile, left : left + tile] = _display_tile(image, tile)
+    Image.fromarray(canvas).save(path, format="PNG")

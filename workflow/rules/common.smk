@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import math
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+DATASETS = list(config["datasets"])
+TASKS = list(config["tasks"])
+RUNS = list(config["samplers"])
+
+
+def check_config():
+    """Checks the schema cannot express; run once before any job starts."""
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] == "image_folder" and "path" not in dataset:
+            raise ValueError(f"config datasets.{name}: kind image_folder needs a 'path'")
+        if dataset["kind"] == "mixture_samples" and "count" not in dataset:
+            raise ValueError(f"config datasets.{name}: kind mixture_samples needs a 'count'")
+    prior = config["prior"]
+    if prior["type"] == "adm" and not prior.get("checkpoint"):
+        raise ValueError("config prior: type adm needs a 'checkpoint' path")
+    for run, spec in config["samplers"].items():
+        for key, value in spec.get("params", {}).items():
+            if key in ("steps", "warmup", "langevin_steps", "ode_steps") and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"config samplers.{run}.params.{key}: expected an integer >= 1, got {value!r}")
+        unknown = set(spec.get("task_params", {})) - set(TASKS)
+        if unknown:
+            raise ValueError(f"config samplers.{run}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
+
+
+check_config()
+
+
+def image_count(dataset):
+    spec = config["datasets"][dataset]
+    if "count" in spec:
+        return spec["count"]
+    from spgd.data import IMAGE_SUFFIXES
+
+    files = [p for p in Path(spec["path"]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    return len(files) - spec["start"]
+
+
+def shards(dataset):
+    return list(range(math.ceil(image_count(dataset) / config["shard_size"])))
+
+
+def sample_shards(wildcards):
+    return expand(
+        "results/samples/{{dataset}}/{{task}}/{{run}}/shard{shard}.pt", shard=shards(wildcards.dataset)
+    )
+
+
+def all_metric_tables():
+    return expand("results/metrics/{dataset}/{task}/{run}.csv", dataset=DATASETS, task=TASKS, run=RUNS)
+
+
+def check_weight_files():
+    """Before a real run (not a dry run): every configured weight file must exist."""
+    needed = []
+    if config["prior"]["type"] == "adm":
+        needed.append(("prior.checkpoint", config["prior"]["checkpoint"]))
+    if "nonlinear_blur" in config["tasks"]:
+        needed.append(("tasks.nonlinear_blur.weights", config["tasks"]["nonlinear_blur"].get("weights", "")))
+    missing = [f"{key} = {path!r}" for key, path in needed if not path or not Path(path).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            "missing weight files (nothing was run): " + "; ".join(missing)
+            + ". See config/README.md for where to get them."
+        )
+
+
+def all_shard_files(extension):
+    return [
+        f"results/samples/{dataset}/{task}/{run}/shard{shard}.{extension}"
+        for dataset in DATASETS
+        for task in TASKS
+        for run in RUNS
+        for shard in shards(dataset)
+    ]

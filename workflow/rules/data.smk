@@ -1,0 +1,14 @@
+rule dataset:
+    output:
+        images="results/data/{dataset}/images.pt",
+        manifest="results/data/{dataset}/manifest.csv",
+    log:
+        "logs/dataset/{dataset}.log",
+    params:
+        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        prior=config["prior"],
+        seed=config["seed"],
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/dataset.py"

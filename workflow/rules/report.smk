@@ -1,0 +1,17 @@
+rule report_html:
+    input:
+        tidy="results/tables/main.csv",
+        images=expand("results/data/{dataset}/images.pt", dataset=DATASETS),
+        measurements=expand("results/degraded/{dataset}/{task}/measurements.pt", dataset=DATASETS, task=TASKS),
+        restored=lambda wildcards: all_shard_files("pt"),
+        stats=lambda wildcards: all_shard_files("json"),
+    output:
+        "reports/report.html",
+    log:
+        "logs/report.log",
+    params:
+        config=config,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/report.py"

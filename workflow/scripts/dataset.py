@@ -1,0 +1,23 @@
+import csv
+import sys
+
+import torch
+
+from spgd.data import image_folder, mixture_samples
+from spgd.priors import make_prior
+
+sys.stderr = open(snakemake.log[0], "w")
+spec = snakemake.params.spec
+if spec["kind"] == "image_folder":
+    images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"))
+else:
+    prior = make_prior(snakemake.params.prior)
+    if prior.shape[-1] != spec["image_size"]:
+        raise ValueError(f"dataset {snakemake.wildcards.dataset}: image_size {spec['image_size']} differs "
+                         f"from the mixture prior's side {prior.shape[-1]}")
+    images, manifest = mixture_samples(prior, spec["count"], snakemake.params.seed)
+torch.save({"images": images, "ids": [row["id"] for row in manifest]}, snakemake.output.images)
+with open(snakemake.output.manifest, "w", newline="") as handle:
+    writer = csv.DictWriter(handle, fieldnames=["id", "source", "sha256"])
+    writer.writeheader()
+    writer.writerows(manifest)

@@ -1,0 +1,11 @@
+import sys
+
+import torch
+
+from spgd.runs import degrade, image_grid
+
+sys.stderr = open(snakemake.log[0], "w")
+data = torch.load(snakemake.input.images, weights_only=True)
+y = degrade(data["images"], data["ids"], snakemake.wildcards.task, snakemake.params.options, snakemake.params.seed)
+torch.save({"y": y, "ids": data["ids"]}, snakemake.output.measurements)
+image_grid([[x, m] for x, m in zip(data["images"], y)], snakemake.output.preview)
