@@ -1,7 +1,11 @@
 # SPGD reproduction: data -> degrade -> sample -> metrics -> tables -> report.
 # Default config: config/config.yaml (demo settings). Paper settings: --configfile config/paper.yaml.
 
-configfile: "config/config.yaml"
+# The embedded default applies only when no --configfile is given: Snakemake would otherwise
+# deep-merge the given file into the default (demo datasets leaking into a paper run).
+if not config:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -33,15 +33,22 @@ def _paper_table_html(table: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str, bytes]) -> str:
-    """``grids``: title -> PNG bytes (ground truth | measurement | each sampler, one row per image)."""
+def describe_prior(prior: dict) -> str:
+    if prior["type"] == "gmm_smooth":
+        return "Gaussian-mixture prior (closed form, no weights)"
+    return (f"{prior.get('architecture', 'ffhq')} checkpoint {html.escape(str(prior.get('checkpoint')))} "
+            f"(sha256 {html.escape(str(prior.get('sha256', 'not given')))})")
+
+
+def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str, bytes],
+           figures: dict[str, bytes] | None = None) -> str:
+    """``grids``: title -> PNG bytes (ground truth | measurement | each sampler, one row per image);
+    ``figures``: title -> PNG bytes of plots (ablations)."""
     settings = config.get("settings", "demo")
     banner = ("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."
               if settings == "demo" else "<b>Paper settings</b>.")
-    prior = config["prior"]
-    weights = ("Gaussian-mixture prior (closed form, no weights)" if prior["type"] == "gmm_smooth"
-               else f"{prior.get('architecture', 'ffhq')} checkpoint {html.escape(str(prior.get('checkpoint')))}"
-               f" (sha256 {html.escape(str(prior.get('sha256', 'not given')))})")
+    weights = "; ".join(f"{html.escape(name)}: {describe_prior(spec.get('prior', config['prior']))}"
+                        for name, spec in config["datasets"].items())
     versions = stats[0]["versions"] if stats else {}
     wall = sum(s["wall_seconds"] for s in stats)
     devices = sorted({s["device"] for s in stats})
@@ -51,7 +58,7 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
         f"<style>{STYLE}</style></head><body><h1>SPGD reproduction report</h1>",
         f"<p class='banner'>{banner}</p>",
         "<h2>What was run</h2><ul>",
-        f"<li>Prior: {weights}</li>",
+        f"<li>Priors: {weights}</li>",
         f"<li>Devices: {html.escape(', '.join(devices))}; sampling wall time {wall:.1f} s over {len(stats)} jobs; "
         f"diverged images: {diverged}</li>",
         f"<li>Versions: {html.escape(', '.join(f'{k} {v}' for k, v in versions.items()))}</li>",
@@ -68,6 +75,8 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
         counts = part.groupby("sampler")["n"].max().to_dict()
         parts.append("<p>Mean over images (best per column in bold); images per cell: "
                      + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ".</p>")
+    for title, png in (figures or {}).items():
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{png_data_uri(png)}'>")
     parts.append("<h2>Images</h2><p>Columns: ground truth, measurement (rescaled for display), then each "
                  f"sampler in the order {html.escape(', '.join(runs))}.</p>")
     for title, png in grids.items():

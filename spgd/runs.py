@@ -51,8 +51,12 @@ def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measuremen
     device = pick_device(device)
     prior = make_prior(prior_spec).to(device)
     op = make_operator(task, image_size, image_ids, seed, channels=channels, **options).to(device)
-    sampler = make_sampler(sampler_spec["variant"], prior, **sampler_settings(sampler_spec, task))
-    seeds = [derive_seed(seed, "sample", task, i) for i in image_ids]
+    settings = sampler_settings(sampler_spec, task)
+    # sample_seed (seed ablations) gives a run its own sampler noise; by default all runs share it
+    extra = () if settings.get("sample_seed") is None else (settings.pop("sample_seed"),)
+    settings.pop("sample_seed", None)
+    sampler = make_sampler(sampler_spec["variant"], prior, **settings)
+    seeds = [derive_seed(seed, "sample", task, i, *extra) for i in image_ids]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()

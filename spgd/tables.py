@@ -55,3 +55,45 @@ def to_latex(table: pd.DataFrame) -> str:
     for name, cells in zip(table.index, _cells(table, lambda s: rf"\textbf{{{s}}}")):
         lines.append(escape(name) + " & " + " & ".join(cells) + r" \\")
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def ablation_table(tidy: pd.DataFrame, grids: dict[str, list[tuple[object, str]]]) -> pd.DataFrame:
+    """Rows of ``tidy`` that belong to ablation grids, with columns ablation and value added."""
+    parts = []
+    for name, members in grids.items():
+        for value, run in members:
+            rows = tidy[tidy["sampler"] == run].copy()
+            rows.insert(0, "value", value)
+            rows.insert(0, "ablation", name)
+            parts.append(rows)
+    columns = ["ablation", "value", *TIDY_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def plot_ablations(table: pd.DataFrame, path) -> None:
+    """One panel per (ablation, metric): mean against the grid value, one line per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ablations, metrics = list(dict.fromkeys(table["ablation"])), list(dict.fromkeys(table["metric"]))
+    figure, axes = plt.subplots(max(len(ablations), 1), max(len(metrics), 1), squeeze=False,
+                                figsize=(4 * max(len(metrics), 1), 3 * max(len(ablations), 1)))
+    for r, ablation in enumerate(ablations):
+        for c, metric in enumerate(metrics):
+            axis = axes[r][c]
+            part = table[(table["ablation"] == ablation) & (table["metric"] == metric)]
+            labels = [str(v) for v in dict.fromkeys(part["value"])]
+            for (dataset, task), rows in part.groupby(["dataset", "task"], sort=False):
+                axis.errorbar(range(len(rows)), rows["mean"], yerr=rows["std"], marker="o", capsize=2,
+                              label=f"{dataset}/{task}")
+            axis.set_xticks(range(len(labels)), labels)
+            axis.set_xlabel(ablation)
+            axis.set_ylabel(metric.upper())
+            axis.grid(alpha=0.3)
+    if ablations:
+        axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

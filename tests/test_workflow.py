@@ -45,7 +45,7 @@ def test_lint_gives_no_advice():
 def test_tiny_config_runs_to_the_report(tiny_run):
     tidy = pd.read_csv(tiny_run / "results" / "tables" / "main.csv")
     assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "diverged"]
-    assert len(tidy) == 2 * 2 * 2  # tasks x samplers x metrics
+    assert len(tidy) == 2 * 4 * 2  # tasks x runs (2 samplers + 2 ablation values) x metrics
     assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all()
     assert tidy[tidy.metric == "psnr"]["mean"].between(5, 60).all()
     markdown = (tiny_run / "results" / "tables" / "main.md").read_text()
@@ -110,3 +110,25 @@ def test_missing_checkpoint_builds_the_dag_but_stops_a_real_run_at_once(tmp_path
     assert result.returncode != 0 and "missing weight files" in result.stderr + result.stdout
     assert "ffhq_10m.pt" in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_ablation_grid_becomes_runs_a_table_and_a_figure(tiny_run):
+    ablations = pd.read_csv(tiny_run / "results" / "tables" / "ablations.csv")
+    assert set(ablations["sampler"]) == {"spgd_warmup=1", "spgd_warmup=3"}
+    assert sorted(set(ablations["value"])) == [1, 3] and len(ablations) == 2 * 2 * 2
+    import json
+
+    stats = json.loads((tiny_run / "results/samples/synthetic/gaussian_blur/spgd_warmup=3/shard0.json").read_text())
+    assert stats["nfe_forward"] == 8 * 3
+    assert (tiny_run / "results" / "figures" / "ablations.png").stat().st_size > 1000
+    assert "<h2>Ablations</h2>" in (tiny_run / "reports" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("name", ["paper", "ablation"])
+def test_paper_and_ablation_configs_build_their_dag_without_checkpoints(name, tmp_path):
+    result = snakemake(ROOT, "-n", configfile=ROOT / "config" / f"{name}.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "extended by additional config" not in output  # the demo default must not leak in
+    counts = job_counts(output)
+    assert counts["sample"] == {"paper": 2 * 8 * 6 * 4, "ablation": 25 * 4 * 4}[name]

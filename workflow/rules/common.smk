@@ -6,9 +6,44 @@ from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
+
+def expand_ablations():
+    """Add one run per grid value to config["samplers"]; return {ablation: [(value, run)]}."""
+    grids = {}
+    for name, grid in config.get("ablations", {}).items():
+        if grid["base"] not in config["samplers"]:
+            raise ValueError(f"config ablations.{name}.base: {grid['base']!r} is not a run of 'samplers'")
+        base = config["samplers"][grid["base"]]
+        grids[name] = []
+        for value in grid["values"]:
+            params = dict(base.get("params", {}))
+            if grid["param"] == "lr_scale":
+                if "lr" not in params:
+                    raise ValueError(f"config ablations.{name}: lr_scale needs 'lr' in samplers.{grid['base']}.params")
+                task_params = {t: {**p, "lr": p["lr"] * value} if "lr" in p else p
+                               for t, p in base.get("task_params", {}).items()}
+                params["lr"] = params["lr"] * value
+            else:
+                task_params = base.get("task_params", {})
+                params[grid["param"]] = value
+            variant = base["variant"]
+            if grid["param"] == "adm":  # each SPGD variant fixes its ADM mode: pick the variant instead
+                variant = {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}[value]
+                del params["adm"]
+            run = f"{grid['base']}_{grid['param']}={value}"
+            config["samplers"].setdefault(run, {"variant": variant, "params": params, "task_params": task_params})
+            grids[name].append((value, run))
+    return grids
+
+
+ABLATIONS = expand_ablations()
 DATASETS = list(config["datasets"])
 TASKS = list(config["tasks"])
 RUNS = list(config["samplers"])
+
+
+def prior_of(dataset):
+    return config["datasets"][dataset].get("prior", config["prior"])
 
 
 def check_config():
@@ -18,9 +53,9 @@ def check_config():
             raise ValueError(f"config datasets.{name}: kind image_folder needs a 'path'")
         if dataset["kind"] == "mixture_samples" and "count" not in dataset:
             raise ValueError(f"config datasets.{name}: kind mixture_samples needs a 'count'")
-    prior = config["prior"]
-    if prior["type"] == "adm" and not prior.get("checkpoint"):
-        raise ValueError("config prior: type adm needs a 'checkpoint' path")
+    for dataset in config["datasets"]:
+        if prior_of(dataset)["type"] == "adm" and not prior_of(dataset).get("checkpoint"):
+            raise ValueError(f"config prior of dataset {dataset}: type adm needs a 'checkpoint' path")
     for run, spec in config["samplers"].items():
         for key, value in spec.get("params", {}).items():
             if key in ("steps", "warmup", "langevin_steps", "ode_steps") and (not isinstance(value, int) or value < 1):
@@ -59,9 +94,11 @@ def all_metric_tables():
 
 def check_weight_files():
     """Before a real run (not a dry run): every configured weight file must exist."""
-    needed = []
-    if config["prior"]["type"] == "adm":
-        needed.append(("prior.checkpoint", config["prior"]["checkpoint"]))
+    needed = [
+        (f"prior of dataset {dataset}", prior_of(dataset)["checkpoint"])
+        for dataset in config["datasets"]
+        if prior_of(dataset)["type"] == "adm"
+    ]
     if "nonlinear_blur" in config["tasks"]:
         needed.append(("tasks.nonlinear_blur.weights", config["tasks"]["nonlinear_blur"].get("weights", "")))
     missing = [f"{key} = {path!r}" for key, path in needed if not path or not Path(path).is_file()]

@@ -6,7 +6,7 @@ rule dataset:
         "logs/dataset/{dataset}.log",
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        prior=config["prior"],
+        prior=lambda wildcards: prior_of(wildcards.dataset),
         seed=config["seed"],
     conda:
         "../../environment.yml"

@@ -8,7 +8,7 @@ rule sample:
     log:
         "logs/sample/{dataset}/{task}/{run}/shard{shard}.log",
     params:
-        prior=config["prior"],
+        prior=lambda wildcards: prior_of(wildcards.dataset),
         sampler=lambda wildcards: config["samplers"][wildcards.run],
         options=lambda wildcards: config["tasks"][wildcards.task],
         shard_size=config["shard_size"],

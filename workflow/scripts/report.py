@@ -25,4 +25,6 @@ for dataset in config["datasets"]:
             columns.append(torch.cat([load(p)["x"] for p in shards]))
         rows = [[column[i] for column in columns] for i in range(min(MAX_IMAGES_SHOWN, len(data["ids"])))]
         grids[f"{dataset} / {task}"] = png_bytes(lambda handle: image_grid(rows, handle))
-Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids))
+ablations = pd.read_csv(snakemake.input.ablations)
+figures = {"Ablations": Path(snakemake.input.ablation_plot).read_bytes()} if len(ablations) else {}
+Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids, figures))

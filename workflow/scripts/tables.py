@@ -2,7 +2,7 @@ import sys
 
 import pandas as pd
 
-from spgd.tables import paper_table, summarise, to_latex, to_markdown
+from spgd.tables import ablation_table, paper_table, plot_ablations, summarise, to_latex, to_markdown
 
 sys.stderr = open(snakemake.log[0], "w")
 per_image = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
@@ -15,3 +15,6 @@ for dataset, part in tidy.groupby("dataset", sort=False):
     latex.append(f"% {dataset}\n" + to_latex(table))
 open(snakemake.output.markdown, "w").write("\n".join(markdown))
 open(snakemake.output.latex, "w").write("\n".join(latex))
+ablations = ablation_table(tidy, snakemake.params.grids)
+ablations.to_csv(snakemake.output.ablations, index=False)
+plot_ablations(ablations, snakemake.output.ablation_plot)
