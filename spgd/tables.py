@@ -69,31 +69,3 @@ def ablation_table(tidy: pd.DataFrame, grids: dict[str, list[tuple[object, str]]
     columns = ["ablation", "value", *TIDY_COLUMNS]
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
-
-def plot_ablations(table: pd.DataFrame, path) -> None:
-    """One panel per (ablation, metric): mean against the grid value, one line per task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ablations, metrics = list(dict.fromkeys(table["ablation"])), list(dict.fromkeys(table["metric"]))
-    figure, axes = plt.subplots(max(len(ablations), 1), max(len(metrics), 1), squeeze=False,
-                                figsize=(4 * max(len(metrics), 1), 3 * max(len(ablations), 1)))
-    for r, ablation in enumerate(ablations):
-        for c, metric in enumerate(metrics):
-            axis = axes[r][c]
-            part = table[(table["ablation"] == ablation) & (table["metric"] == metric)]
-            labels = [str(v) for v in dict.fromkeys(part["value"])]
-            for (dataset, task), rows in part.groupby(["dataset", "task"], sort=False):
-                axis.errorbar(range(len(rows)), rows["mean"], yerr=rows["std"], marker="o", capsize=2,
-                              label=f"{dataset}/{task}")
-            axis.set_xticks(range(len(labels)), labels)
-            axis.set_xlabel(ablation)
-            axis.set_ylabel(metric.upper())
-            axis.grid(alpha=0.3)
-    if ablations:
-        axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -68,9 +68,19 @@ def test_per_task_sampler_parameters_reach_the_job(tiny_run):
 def test_second_run_does_nothing_and_a_deleted_output_reruns_only_its_dependents(tiny_run):
     again = snakemake(tiny_run, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
-    (tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard1.pt").unlink()
+    shard = tiny_run / "results/samples/synthetic/random_inpainting/dps/shard1.pt"
+    kept = shard.read_bytes()
+    shard.unlink()
     dry = snakemake(tiny_run, "-n")
     assert job_counts(dry.stdout + dry.stderr) == {"sample": 1, "metrics": 1, "tables": 1, "report_html": 1, "all": 1}
+    shard.write_bytes(kept)  # leave the run complete for the other tests
+    traced = tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard1.pt"
+    kept = traced.read_bytes()
+    traced.unlink()
+    dry = snakemake(tiny_run, "-n")  # a traced run also feeds the angle figure
+    assert job_counts(dry.stdout + dry.stderr) == {
+        "sample": 1, "metrics": 1, "tables": 1, "angle_figure": 1, "report_html": 1, "all": 1}
+    traced.write_bytes(kept)
 
 
 def test_sharding_does_not_change_results(tiny_run, tmp_path):
@@ -132,3 +142,13 @@ def test_paper_and_ablation_configs_build_their_dag_without_checkpoints(name, tm
     assert "extended by additional config" not in output  # the demo default must not leak in
     counts = job_counts(output)
     assert counts["sample"] == {"paper": 2 * 8 * 6 * 4, "ablation": 25 * 4 * 4}[name]
+
+
+def test_angle_traces_and_figure(tiny_run):
+    traced = pd.read_csv(tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard0.trace.csv")
+    assert len(traced[traced.level == "step"]) == 8 and len(traced[traced.level == "warmup"]) == 8 * 2
+    assert traced["angle_prior_likelihood"].between(0, 180).all()
+    untraced = pd.read_csv(tiny_run / "results/samples/synthetic/random_inpainting/spgd/shard0.trace.csv")
+    assert len(untraced) == 0 and "angle_prior_likelihood" in untraced.columns
+    assert (tiny_run / "results/figures/angles_synthetic.png").stat().st_size > 1000
+    assert "Gradient angles: synthetic" in (tiny_run / "reports/report.html").read_text()

@@ -23,6 +23,10 @@ def angle_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.rad2deg(torch.arccos(cos.clamp(-1, 1)))
 
 
+TRACE_COLUMNS = ["image", "level", "step", "inner", "sigma", "loss", "angle_prior_likelihood",
+                 "angle_likelihood_consecutive", "angle_prior_consecutive"]
+
+
 class AngleTrace:
     """Loss and the three gradient angles of spec section 7, per image, for each recorded update.
 

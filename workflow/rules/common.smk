@@ -42,6 +42,18 @@ TASKS = list(config["tasks"])
 RUNS = list(config["samplers"])
 
 
+ANGLE_TASKS = config.get("angles", {}).get("tasks", [])
+ANGLE_RUNS = config.get("angles", {}).get("runs", [])
+
+
+def traced(task, run):
+    return task in ANGLE_TASKS and run in ANGLE_RUNS
+
+
+def angle_figures():
+    return expand("results/figures/angles_{dataset}.png", dataset=DATASETS) if ANGLE_TASKS and ANGLE_RUNS else []
+
+
 def prior_of(dataset):
     return config["datasets"][dataset].get("prior", config["prior"])
 
@@ -63,6 +75,10 @@ def check_config():
         unknown = set(spec.get("task_params", {})) - set(TASKS)
         if unknown:
             raise ValueError(f"config samplers.{run}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
+    for key, chosen, known in (("tasks", ANGLE_TASKS, TASKS), ("runs", ANGLE_RUNS, RUNS)):
+        unknown = set(chosen) - set(known)
+        if unknown:
+            raise ValueError(f"config angles.{key}: {sorted(unknown)} are not configured {key}")
 
 
 check_config()

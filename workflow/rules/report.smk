@@ -3,6 +3,7 @@ rule report_html:
         tidy="results/tables/main.csv",
         ablations="results/tables/ablations.csv",
         ablation_plot="results/figures/ablations.png",
+        angle_figures=angle_figures(),
         images=expand("results/data/{dataset}/images.pt", dataset=DATASETS),
         measurements=expand("results/degraded/{dataset}/{task}/measurements.pt", dataset=DATASETS, task=TASKS),
         restored=lambda wildcards: all_shard_files("pt"),

@@ -5,6 +5,7 @@ rule sample:
     output:
         restored="results/samples/{dataset}/{task}/{run}/shard{shard}.pt",
         stats="results/samples/{dataset}/{task}/{run}/shard{shard}.json",
+        trace="results/samples/{dataset}/{task}/{run}/shard{shard}.trace.csv",
     log:
         "logs/sample/{dataset}/{task}/{run}/shard{shard}.log",
     params:
@@ -14,10 +15,11 @@ rule sample:
         shard_size=config["shard_size"],
         seed=config["seed"],
         device=config["device"],
+        trace=lambda wildcards: traced(wildcards.task, wildcards.run),
     threads: 2
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,
-        runtime=60,
+        runtime=lambda wildcards, attempt: 60 * attempt,  # minutes; a retry gets more time
     conda:
         "../../environment.yml"
     script:

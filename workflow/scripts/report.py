@@ -27,4 +27,6 @@ for dataset in config["datasets"]:
         grids[f"{dataset} / {task}"] = png_bytes(lambda handle: image_grid(rows, handle))
 ablations = pd.read_csv(snakemake.input.ablations)
 figures = {"Ablations": Path(snakemake.input.ablation_plot).read_bytes()} if len(ablations) else {}
+for path in snakemake.input.angle_figures:
+    figures[f"Gradient angles: {Path(path).stem.removeprefix('angles_')}"] = Path(path).read_bytes()
 Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids, figures))

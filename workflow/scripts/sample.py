@@ -1,9 +1,11 @@
 import json
 import sys
 
+import pandas as pd
 import torch
 
 from spgd.runs import restore_shard, shard_indices
+from spgd.samplers.base import TRACE_COLUMNS
 
 sys.stderr = open(snakemake.log[0], "w")
 torch.set_num_threads(snakemake.threads)
@@ -11,12 +13,14 @@ data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
 index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), snakemake.params.shard_size)
 ids = [data["ids"][i] for i in index]
-restored, stats, _ = restore_shard(
+restored, stats, trace = restore_shard(
     snakemake.params.prior, snakemake.params.sampler, snakemake.wildcards.task, snakemake.params.options,
     ids, measured["y"][index], data["images"].shape[-1], data["images"].shape[1],
-    snakemake.params.seed, snakemake.params.device,
+    snakemake.params.seed, snakemake.params.device, trace=snakemake.params.trace,
 )
 torch.save({"x": restored, "ids": ids}, snakemake.output.restored)
+# header only when this (task, run) is not traced for the angle figure
+pd.DataFrame(trace or [], columns=TRACE_COLUMNS).to_csv(snakemake.output.trace, index=False)
 with open(snakemake.output.stats, "w") as handle:
     json.dump(stats, handle, indent=1)
 print(f"{snakemake.wildcards.run} {snakemake.wildcards.task}: {len(ids)} images, "

@@ -2,7 +2,8 @@ import sys
 
 import pandas as pd
 
-from spgd.tables import ablation_table, paper_table, plot_ablations, summarise, to_latex, to_markdown
+from spgd.figures import plot_ablations
+from spgd.tables import ablation_table, paper_table, summarise, to_latex, to_markdown
 
 sys.stderr = open(snakemake.log[0], "w")
 per_image = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)

@@ -1,0 +1,16 @@
+rule angle_figure:
+    input:
+        lambda wildcards: [
+            f"results/samples/{wildcards.dataset}/{task}/{run}/shard{shard}.trace.csv"
+            for task in ANGLE_TASKS
+            for run in ANGLE_RUNS
+            for shard in shards(wildcards.dataset)
+        ],
+    output:
+        report("results/figures/angles_{dataset}.png", caption="../report/angles.rst", category="Figures"),
+    log:
+        "logs/angle_figure/{dataset}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/angle_figure.py"
