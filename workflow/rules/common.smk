@@ -1,6 +1,5 @@
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -28,7 +27,11 @@ def expand_ablations():
                 params[grid["param"]] = value
             variant = base["variant"]
             if grid["param"] == "adm":  # each SPGD variant fixes its ADM mode: pick the variant instead
-                variant = {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}[value]
+                variants = {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}
+                if value not in variants:
+                    raise ValueError(f"config ablations.{name}.values: ADM mode {value!r} is not one of "
+                                     f"{sorted(variants)} (quote 'off': YAML reads a bare off as false)")
+                variant = variants[value]
                 del params["adm"]
             run = f"{grid['base']}_{grid['param']}={value}"
             config["samplers"].setdefault(run, {"variant": variant, "params": params, "task_params": task_params})
@@ -90,6 +93,9 @@ def image_count(dataset):
         return spec["count"]
     from spgd.data import IMAGE_SUFFIXES
 
+    if not Path(spec["path"]).is_dir():
+        raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
+                         "(give 'count' to plan the DAG without the images)")
     files = [p for p in Path(spec["path"]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     return len(files) - spec["start"]
 
