@@ -15,6 +15,7 @@ from importlib import metadata
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from .operators import make_operator
 from .priors import make_prior
@@ -46,7 +47,7 @@ def pick_device(requested: str) -> torch.device:
 
 
 def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,
-                  channels, seed, device="cpu", trace=False):
+                  channels, seed, device="cpu", trace=False, progress_file=None):
     """Restore the images ``image_ids`` (their measurements as given); returns (restored, stats)."""
     device = pick_device(device)
     prior = make_prior(prior_spec).to(device)
@@ -60,7 +61,9 @@ def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measuremen
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    result = sampler.sample(op, measurements.to(device), seeds, trace=trace)
+    with tqdm(total=sampler.total_steps, desc=f"{sampler_spec['variant']} {task}", file=progress_file,
+              disable=progress_file is None, mininterval=5) as bar:
+        result = sampler.sample(op, measurements.to(device), seeds, trace=trace, progress=bar.update)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - start

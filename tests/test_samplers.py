@@ -294,3 +294,12 @@ def test_adm_momentum_matches_the_spec_formula():
     assert torch.allclose(adm_momentum(m, g, 0.9), expected, atol=1e-6)
     assert torch.allclose(adm_momentum(m, g, 0.9)[1], 0.9 * m[1] + 0.1 * g[1], atol=1e-6)
     assert torch.equal(adm_momentum(m, g, 0.0), g)
+
+
+@pytest.mark.parametrize("name", SAMPLER_SETTINGS)
+def test_progress_is_reported_once_per_step(gmm, name):
+    sampler = make_sampler(name, gmm, **SAMPLER_SETTINGS[name])
+    op, y = small_problem(gmm, n=1)
+    ticks = []
+    run(sampler, op, y, progress=ticks.append)
+    assert sum(ticks) == sampler.total_steps

@@ -152,3 +152,9 @@ def test_angle_traces_and_figure(tiny_run):
     assert len(untraced) == 0 and "angle_prior_likelihood" in untraced.columns
     assert (tiny_run / "results/figures/angles_synthetic.png").stat().st_size > 1000
     assert "Gradient angles: synthetic" in (tiny_run / "reports/report.html").read_text()
+
+
+def test_snakemake_report_with_captions(tiny_run):
+    result = snakemake(tiny_run, "--report", "snakemake_report.zip")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tiny_run / "snakemake_report.zip").stat().st_size > 10_000

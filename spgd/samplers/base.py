@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -121,7 +121,9 @@ class Sampler:
     def __init__(self, prior: Prior):
         self.prior = prior
 
-    def sample(self, operator: Operator, y: torch.Tensor, seeds: Sequence[int], trace: bool = False) -> SampleResult:
+    def sample(self, operator: Operator, y: torch.Tensor, seeds: Sequence[int], trace: bool = False,
+               progress: Callable[[int], object] | None = None) -> SampleResult:
+        """``progress``, if given, is called with 1 after every outer step (e.g. a tqdm bar's update)."""
         if len(seeds) != y.shape[0] or len(operator.image_ids) != y.shape[0]:
             raise ValueError(
                 f"{self.name}: batch mismatch: {y.shape[0]} measurements, {len(seeds)} seeds, "
@@ -129,7 +131,11 @@ class Sampler:
             )
         shape = (y.shape[0], operator.channels, operator.image_size, operator.image_size)
         noise = NoiseStreams(seeds, device=y.device, dtype=y.dtype)
-        return self._run(operator, y, shape, noise, AngleTrace() if trace else None)
+        return self._run(operator, y, shape, noise, AngleTrace() if trace else None, progress or (lambda n: None))
 
-    def _run(self, operator, y, shape, noise: NoiseStreams, trace: AngleTrace | None) -> SampleResult:
+    @property
+    def total_steps(self) -> int:
+        return self.steps
+
+    def _run(self, operator, y, shape, noise: NoiseStreams, trace: AngleTrace | None, progress) -> SampleResult:
         raise NotImplementedError

@@ -37,7 +37,7 @@ class DAPS(Sampler):
             x = x + (s_next - s) * (x - self.prior.denoise(x, s)) / s
         return x
 
-    def _run(self, operator, y, shape, noise, trace):
+    def _run(self, operator, y, shape, noise, trace, progress):
         sigmas = annealing_sigmas(self.steps, self.sigma_max, self.sigma_min)
         guard = DivergenceGuard(shape[0], y.device)
         x = self.sigma_max * noise.next(shape[1:])
@@ -62,5 +62,6 @@ class DAPS(Sampler):
                     loss = per_image_squared_norm(operator(x0) - y)
                 trace.record("step", i, -1, sigma, loss, x0_hat - x, x0 - x0_hat)
             x = x0 + sigma_next * noise.like(x0) if i + 1 < self.steps else x0
+            progress(1)
         nfe = self.steps * self.ode_steps
         return SampleResult(guard.finish(x), guard.step, nfe, 0, trace)

@@ -35,6 +35,10 @@ class DPS(Sampler):
         self.steps, self.zeta, self.clip_x0 = int(steps), float(zeta), bool(clip_x0)
         self.timesteps = respaced_timesteps(self.steps)
 
+    @property
+    def total_steps(self) -> int:
+        return len(self.timesteps)
+
     def _schedule(self) -> list[tuple[float, float, float, float]]:
         """(alpha_bar, alpha_bar_prev, beta, clipped posterior log-variance) per kept step."""
         alpha_bar_full = torch.cumprod(1 - ddpm_betas(), 0)
@@ -46,7 +50,7 @@ class DPS(Sampler):
         log_variance = torch.log(torch.cat([posterior_variance[1:2], posterior_variance[1:]]))
         return list(zip(alpha_bar.tolist(), alpha_bar_prev.tolist(), betas.tolist(), log_variance.tolist()))
 
-    def _run(self, operator, y, shape, noise, trace):
+    def _run(self, operator, y, shape, noise, trace, progress):
         guard = DivergenceGuard(shape[0], y.device)
         x = noise.next(shape[1:])
         schedule = self._schedule()
@@ -71,4 +75,5 @@ class DPS(Sampler):
                 x = guard.check(proposal - self.zeta * grad, step)
                 if trace is not None:
                     trace.record("step", step, -1, math.sqrt((1 - ab) / ab), distance**2, mean - x_t, -self.zeta * grad)
+            progress(1)
         return SampleResult(guard.finish(x), guard.step, count, count, trace)

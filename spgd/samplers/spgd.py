@@ -35,7 +35,7 @@ class SPGD(Sampler):
         self.beta, self.adm, self.recompute_x0 = float(beta), adm, bool(recompute_x0)
         self.sigma_max, self.sigma_min = float(sigma_max), float(sigma_min)
 
-    def _run(self, operator, y, shape, noise, trace):
+    def _run(self, operator, y, shape, noise, trace, progress):
         sigmas = annealing_sigmas(self.steps, self.sigma_max, self.sigma_min)
         factors = euler_factors(sigmas)
         guard = DivergenceGuard(shape[0], y.device)
@@ -69,6 +69,7 @@ class SPGD(Sampler):
             x = guard.check(x + (float(factors[i]) / 2) * (x0 - x_prev) / sigma**2, i)
             if trace is not None:
                 trace.record("step", i, -1, sigma, loss, x - x_warm, x_warm - x_step_start)
+            progress(1)
         return SampleResult(guard.finish(x), guard.step, nfe_forward, nfe_backward, trace)
 
 

@@ -16,7 +16,7 @@ ids = [data["ids"][i] for i in index]
 restored, stats, trace = restore_shard(
     snakemake.params.prior, snakemake.params.sampler, snakemake.wildcards.task, snakemake.params.options,
     ids, measured["y"][index], data["images"].shape[-1], data["images"].shape[1],
-    snakemake.params.seed, snakemake.params.device, trace=snakemake.params.trace,
+    snakemake.params.seed, snakemake.params.device, trace=snakemake.params.trace, progress_file=sys.stderr,
 )
 torch.save({"x": restored, "ids": ids}, snakemake.output.restored)
 # header only when this (task, run) is not traced for the angle figure
