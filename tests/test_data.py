@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spgd.checkpoints import sha256_of
+from spgd.data import image_folder, load_image, mixture_samples
+from spgd.priors import smooth_mixture
+
+
+def write_png(path, array):
+    Image.fromarray(array.astype(np.uint8)).save(path)
+
+
+def test_image_folder_sorts_slices_resizes_and_crops(tmp_path):
+    for name, value in [("b.png", 100), ("a.png", 0), ("c.png", 255)]:
+        image = np.full((40, 80, 3), value)
+        image[:, :10] = 255 - value  # a stripe at the left edge, well outside the centre crop
+        write_png(tmp_path / name, image)
+    (tmp_path / "notes.txt").write_text("not an image")
+    images, manifest = image_folder(tmp_path, 20, start=1, count=2)
+    assert [row["id"] for row in manifest] == ["b", "c"]
+    assert manifest[0]["sha256"] == sha256_of(tmp_path / "b.png")
+    assert images.shape == (2, 3, 20, 20) and images.dtype == torch.float32
+    # shorter side 40 -> 20 (80 -> 40), the centre crop drops 10 px per side: the stripe is gone
+    assert torch.allclose(images[0], torch.full_like(images[0], 100 / 255 * 2 - 1), atol=0.02)
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_image_folder_errors_name_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        image_folder(tmp_path / "missing", 16)
+    write_png(tmp_path / "a.png", np.zeros((16, 16, 3)))
+    with pytest.raises(ValueError, match="asked for 5 images from index 0, found 1"):
+        image_folder(tmp_path, 16, count=5)
+
+
+def test_load_image_converts_grey_to_rgb(tmp_path):
+    Image.fromarray(np.full((32, 32), 255, dtype=np.uint8)).save(tmp_path / "g.png")
+    assert torch.allclose(load_image(tmp_path / "g.png", 16), torch.ones(3, 16, 16))
+
+
+def test_mixture_samples_are_seeded_and_hashed():
+    prior = smooth_mixture(16)
+    a, manifest = mixture_samples(prior, 3, seed=4)
+    b, _ = mixture_samples(prior, 3, seed=4)
+    assert torch.equal(a, b) and a.shape == (3, 1, 16, 16)
+    assert [m["id"] for m in manifest] == ["synthetic_000", "synthetic_001", "synthetic_002"]
+    assert len({m["sha256"] for m in manifest}) == 3
