@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 
 import pandas as pd
 import yaml
 
-from .tables import paper_table
+from .tables import formatted_cells, paper_table
 
 STYLE = ("body{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em}"
          "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #ddd}"
@@ -24,12 +23,8 @@ def png_data_uri(png_bytes: bytes) -> str:
 
 def _paper_table_html(table: pd.DataFrame) -> str:
     head = "<tr><th>sampler</th>" + "".join(f"<th>{html.escape(t)}<br>{m.upper()}</th>" for t, m in table.columns) + "</tr>"
-    best = {c: table[c].max() for c in table.columns}
-    rows = []
-    for name, values in zip(table.index, table.itertuples(index=False)):
-        cells = "".join(f"<td><b>{v:.2f}</b></td>" if v == best[c] and not math.isnan(v) else f"<td>{v:.2f}</td>"
-                        for c, v in zip(table.columns, values))
-        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    rows = [f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+            for name, cells in zip(table.index, formatted_cells(table, lambda text: f"<b>{text}</b>"))]
     return f"<table>{head}{''.join(rows)}</table>"
 
 

@@ -48,14 +48,16 @@ def pick_device(requested: str) -> torch.device:
 
 def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,
                   channels, seed, device="cpu", trace=False, progress_file=None):
-    """Restore the images ``image_ids`` (their measurements as given); returns (restored, stats)."""
+    """Restore the images ``image_ids`` from their ``measurements``; returns (restored images on the
+    CPU, stats for stats.json, trace rows or None)."""
     device = pick_device(device)
     prior = make_prior(prior_spec).to(device)
     op = make_operator(task, image_size, image_ids, seed, channels=channels, **options).to(device)
-    settings = sampler_settings(sampler_spec, task)
+    recorded = sampler_settings(sampler_spec, task)
+    settings = dict(recorded)
     # sample_seed (seed ablations) gives a run its own sampler noise; by default all runs share it
-    extra = () if settings.get("sample_seed") is None else (settings.pop("sample_seed"),)
-    settings.pop("sample_seed", None)
+    sample_seed = settings.pop("sample_seed", None)
+    extra = () if sample_seed is None else (sample_seed,)
     sampler = make_sampler(sampler_spec["variant"], prior, **settings)
     seeds = [derive_seed(seed, "sample", task, i, *extra) for i in image_ids]
     if device.type == "cuda":
@@ -73,7 +75,7 @@ def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measuremen
         peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
         diverged=result.diverged.tolist(), diverged_step=result.diverged_step.tolist(),
-        sampler=sampler_spec["variant"], settings=sampler_settings(sampler_spec, task),
+        sampler=sampler_spec["variant"], settings=recorded,
         versions=versions(),
     )
     return result.x.cpu(), stats, (result.trace.rows(image_ids) if trace else None)

@@ -34,7 +34,8 @@ def paper_table(tidy: pd.DataFrame, runs: list[str], tasks: list[str]) -> pd.Dat
     return wide.reindex(index=[r for r in runs if r in wide.index], columns=columns)
 
 
-def _cells(table: pd.DataFrame, bold) -> list[list[str]]:
+def formatted_cells(table: pd.DataFrame, bold) -> list[list[str]]:
+    """Cell strings with two decimals, ``bold(text)`` applied to the best value of each column."""
     best = {c: (table[c].max() if HIGHER_IS_BETTER[c[1]] else table[c].min()) for c in table.columns}
     return [[bold(f"{v:.2f}") if v == best[c] and not math.isnan(v) else f"{v:.2f}"
              for c, v in zip(table.columns, row)] for row in table.itertuples(index=False)]
@@ -43,7 +44,7 @@ def _cells(table: pd.DataFrame, bold) -> list[list[str]]:
 def to_markdown(table: pd.DataFrame) -> str:
     header = "| sampler | " + " | ".join(f"{t} {m.upper()}" for t, m in table.columns) + " |"
     lines = [header, "|" + "---|" * (len(table.columns) + 1)]
-    for name, cells in zip(table.index, _cells(table, lambda s: f"**{s}**")):
+    for name, cells in zip(table.index, formatted_cells(table, lambda s: f"**{s}**")):
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -52,7 +53,7 @@ def to_latex(table: pd.DataFrame) -> str:
     escape = lambda s: str(s).replace("_", r"\_")
     lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
              "sampler & " + " & ".join(f"{escape(t)} {m.upper()}" for t, m in table.columns) + r" \\", r"\midrule"]
-    for name, cells in zip(table.index, _cells(table, lambda s: rf"\textbf{{{s}}}")):
+    for name, cells in zip(table.index, formatted_cells(table, lambda s: rf"\textbf{{{s}}}")):
         lines.append(escape(name) + " & " + " & ".join(cells) + r" \\")
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"]) + "\n"
 

@@ -14,16 +14,28 @@ sys.stderr = open(snakemake.log[0], "w")
 config = snakemake.params.config
 stats = [json.loads(Path(p).read_text()) for p in snakemake.input.stats]
 load = lambda path: torch.load(path, weights_only=True)
+
+
+def first_restored(prefix, count):
+    """The first ``count`` restored images of a run, reading only the shards that hold them."""
+    shards = sorted((p for p in snakemake.input.restored if p.startswith(prefix)), key=lambda p: int(p[len(prefix):-3]))
+    images = []
+    for path in shards:
+        images.extend(load(path)["x"])
+        if len(images) >= count:
+            break
+    return images[:count]
+
+
 grids = {}
 for dataset in config["datasets"]:
     data = load(f"results/data/{dataset}/images.pt")
+    shown = min(MAX_IMAGES_SHOWN, len(data["ids"]))
     for task in config["tasks"]:
-        columns = [data["images"], load(f"results/degraded/{dataset}/{task}/measurements.pt")["y"]]
+        columns = [data["images"][:shown], load(f"results/degraded/{dataset}/{task}/measurements.pt")["y"][:shown]]
         for run in config["samplers"]:
-            prefix = f"results/samples/{dataset}/{task}/{run}/shard"
-            shards = sorted((p for p in snakemake.input.restored if p.startswith(prefix)), key=lambda p: int(p[len(prefix):-3]))
-            columns.append(torch.cat([load(p)["x"] for p in shards]))
-        rows = [[column[i] for column in columns] for i in range(min(MAX_IMAGES_SHOWN, len(data["ids"])))]
+            columns.append(first_restored(f"results/samples/{dataset}/{task}/{run}/shard", shown))
+        rows = [[column[i] for column in columns] for i in range(shown)]
         grids[f"{dataset} / {task}"] = png_bytes(lambda handle: image_grid(rows, handle))
 ablations = pd.read_csv(snakemake.input.ablations)
 figures = {"Ablations": Path(snakemake.input.ablation_plot).read_bytes()} if len(ablations) else {}
