@@ -43,15 +43,24 @@ SAMPLERS = {
 COLUMNS = ("task", "sampler", "mean_error", "std_ratio", "residual_ratio", "seconds")
 
 
-def summarise(x: torch.Tensor, y: torch.Tensor, op, posterior) -> dict:
+def moments_error(x: torch.Tensor, mixture) -> tuple[float, float]:
+    """(distance of the sample mean from the mixture mean in units of its total std, median over
+    pixels of sample std / mixture std)."""
     flat = x.reshape(x.shape[0], -1).double()
-    cov = posterior.covariance()
+    cov = mixture.covariance()
+    mean_error = (flat.mean(0) - mixture.mean()).norm() / cov.trace().sqrt()
+    return float(mean_error), float((flat.std(0) / cov.diagonal().sqrt()).median())
+
+
+def residual_ratio(x: torch.Tensor, y: torch.Tensor, op, noise_sigma: float = NOISE_SIGMA) -> float:
+    """Mean over images of ||A x - y|| / (noise_sigma sqrt(m)); about 1 for exact posterior draws."""
     residual = (op(x) - y).reshape(x.shape[0], -1).norm(dim=1).mean()
-    return dict(
-        mean_error=float((flat.mean(0) - posterior.mean()).norm() / cov.trace().sqrt()),
-        std_ratio=float((flat.std(0) / cov.diagonal().sqrt()).median()),
-        residual_ratio=float(residual / (NOISE_SIGMA * y[0].numel() ** 0.5)),
-    )
+    return float(residual / (noise_sigma * y[0].numel() ** 0.5))
+
+
+def summarise(x: torch.Tensor, y: torch.Tensor, op, posterior) -> dict:
+    mean_error, std_ratio = moments_error(x, posterior)
+    return dict(mean_error=mean_error, std_ratio=std_ratio, residual_ratio=residual_ratio(x, y, op))
 
 
 def exactness_rows(samples: int = 128, seed: int = 0, samplers: dict | None = None) -> list[dict]:

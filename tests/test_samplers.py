@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import spgd.samplers.spgd as spgd_module
+from spgd.exactness import moments_error, residual_ratio
 from spgd.operators import make_operator
 from spgd.priors import operator_matrix
 from spgd.samplers import SPGD, make_sampler
@@ -17,14 +18,6 @@ from spgd.seeding import NoiseStreams
 
 N = 512  # samples per distribution check
 SIDE = 8
-
-
-def moments_error(samples, mixture):
-    """(mean error in units of total posterior std, median per-pixel std ratio)."""
-    xs = samples.reshape(samples.shape[0], -1).double()
-    cov = mixture.covariance()
-    mean_error = (xs.mean(0) - mixture.mean()).norm() / cov.trace().sqrt()
-    return float(mean_error), float((xs.std(0) / cov.diagonal().sqrt()).median())
 
 
 def prior_samples(gmm, sampler):
@@ -45,8 +38,7 @@ def posterior_check(gmm, sampler):
     """(mean error, std ratio, residual ratio to the noise level) of a sampler's posterior draws."""
     op, y, posterior = blur_problem(gmm)
     x = sampler.sample(op, y, list(range(N))).x
-    residual = (op(x) - y).reshape(N, -1).norm(dim=1).mean() / (0.05 * SIDE)
-    return (*moments_error(x, posterior), float(residual))
+    return (*moments_error(x, posterior), residual_ratio(x, y, op, 0.05))
 
 
 @pytest.fixture
@@ -280,6 +272,8 @@ def test_trace_angles_follow_the_definition():
     other = AngleTrace()
     other.record("step", 0, -1, 1.0, torch.zeros(3), a, b)
     assert [r["angle_prior_likelihood"] for r in other.rows()] == pytest.approx(angle_degrees(a, b).tolist(), abs=1e-3)
+    independent = torch.rad2deg(torch.arccos(torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1))))
+    assert [r["angle_prior_likelihood"] for r in other.rows()] == pytest.approx(independent.tolist(), abs=1e-3)
 
 
 def test_adm_momentum_matches_the_spec_formula():

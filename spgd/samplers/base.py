@@ -17,10 +17,16 @@ def per_image_squared_norm(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1).pow(2).sum(1)
 
 
+def _angle_from_norms(a, a_norm, b, b_norm) -> torch.Tensor:
+    """Angle in degrees between rows of flattened a and b, given their norms."""
+    cos = torch.linalg.vecdot(a, b) / (a_norm * b_norm).clamp_min(1e-30)
+    return torch.rad2deg(torch.arccos(cos.clamp(-1, 1)))
+
+
 def angle_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Angle between the flattened per-image vectors of a and b, in degrees, shape (B,)."""
-    cos = torch.nn.functional.cosine_similarity(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1), dim=1)
-    return torch.rad2deg(torch.arccos(cos.clamp(-1, 1)))
+    a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+    return _angle_from_norms(a, torch.linalg.vector_norm(a, dim=1), b, torch.linalg.vector_norm(b, dim=1))
 
 
 TRACE_COLUMNS = ["image", "level", "step", "inner", "sigma", "loss", "angle_prior_likelihood",
@@ -39,11 +45,6 @@ class AngleTrace:
         self._records: list[tuple] = []
         self._previous: dict[str, tuple] = {}
 
-    @staticmethod
-    def _angle(a, a_norm, b, b_norm) -> torch.Tensor:
-        cos = torch.linalg.vecdot(a, b) / (a_norm * b_norm).clamp_min(1e-30)
-        return torch.rad2deg(torch.arccos(cos.clamp(-1, 1)))
-
     def record(self, level, step, inner, sigma, loss, prior_update, likelihood_update):
         g_d = prior_update.detach().reshape(prior_update.shape[0], -1)
         g_l = likelihood_update.detach().reshape(likelihood_update.shape[0], -1)
@@ -53,10 +54,10 @@ class AngleTrace:
             consecutive_l = consecutive_d = torch.full_like(d_norm, math.nan)
         else:
             prev_d, prev_d_norm, prev_l, prev_l_norm = previous
-            consecutive_l = self._angle(g_l, l_norm, prev_l, prev_l_norm)
-            consecutive_d = self._angle(g_d, d_norm, prev_d, prev_d_norm)
+            consecutive_l = _angle_from_norms(g_l, l_norm, prev_l, prev_l_norm)
+            consecutive_d = _angle_from_norms(g_d, d_norm, prev_d, prev_d_norm)
         self._records.append((level, step, inner, float(sigma), loss.detach(),
-                              self._angle(g_d, d_norm, g_l, l_norm), consecutive_l, consecutive_d))
+                              _angle_from_norms(g_d, d_norm, g_l, l_norm), consecutive_l, consecutive_d))
         self._previous[level] = (g_d, d_norm, g_l, l_norm)
 
     def rows(self, image_ids: Sequence[object] | None = None) -> list[dict]:
