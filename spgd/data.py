@@ -31,12 +31,17 @@ def load_image(path: str | Path, size: int) -> torch.Tensor:
     return torch.from_numpy(crop).permute(2, 0, 1) * 2 - 1
 
 
-def image_folder(folder: str | Path, size: int, start: int = 0, count: int | None = None):
-    """Images of ``folder`` sorted by name, ``count`` of them from index ``start``."""
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files of ``folder``, sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"dataset folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def image_folder(folder: str | Path, size: int, start: int = 0, count: int | None = None):
+    """Images of ``folder`` sorted by name, ``count`` of them from index ``start``."""
+    files = list_images(folder)
     chosen = files[start : None if count is None else start + count]
     if not chosen or (count is not None and len(chosen) < count):
         raise ValueError(f"dataset folder {folder}: asked for {count} images from index {start}, "

@@ -1,3 +1,4 @@
+import functools
 import math
 from pathlib import Path
 
@@ -87,27 +88,30 @@ def check_config():
 check_config()
 
 
+@functools.cache  # the DAG asks once per (task, run, shard): list a folder once
 def image_count(dataset):
     spec = config["datasets"][dataset]
     if "count" in spec:
         return spec["count"]
-    from spgd.data import IMAGE_SUFFIXES
+    from spgd.data import list_images
 
     if not Path(spec["path"]).is_dir():
         raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
                          "(give 'count' to plan the DAG without the images)")
-    files = [p for p in Path(spec["path"]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-    return len(files) - spec["start"]
+    return len(list_images(spec["path"])) - spec["start"]
 
 
 def shards(dataset):
     return list(range(math.ceil(image_count(dataset) / config["shard_size"])))
 
 
+def shard_file(dataset, task, run, shard, extension):
+    return f"results/samples/{dataset}/{task}/{run}/shard{shard}.{extension}"
+
+
 def sample_shards(wildcards):
-    return expand(
-        "results/samples/{{dataset}}/{{task}}/{{run}}/shard{shard}.pt", shard=shards(wildcards.dataset)
-    )
+    w = wildcards
+    return [shard_file(w.dataset, w.task, w.run, shard, "pt") for shard in shards(w.dataset)]
 
 
 def all_metric_tables():
@@ -133,7 +137,7 @@ def check_weight_files():
 
 def all_shard_files(extension):
     return [
-        f"results/samples/{dataset}/{task}/{run}/shard{shard}.{extension}"
+        shard_file(dataset, task, run, shard, extension)
         for dataset in DATASETS
         for task in TASKS
         for run in RUNS

@@ -1,7 +1,7 @@
 rule angle_figure:
     input:
         lambda wildcards: [
-            f"results/samples/{wildcards.dataset}/{task}/{run}/shard{shard}.trace.csv"
+            shard_file(wildcards.dataset, task, run, shard, "trace.csv")
             for task in ANGLE_TASKS
             for run in ANGLE_RUNS
             for shard in shards(wildcards.dataset)
