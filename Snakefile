@@ -8,6 +8,13 @@ if not config:
     configfile: "config/config.yaml"
 
 
+wildcard_constraints:
+    dataset="[^/]+",
+    task="[^/]+",
+    run="[^/]+",
+    shard="[0-9]+",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/degrade.smk"

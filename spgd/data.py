@@ -60,3 +60,26 @@ def mixture_samples(prior: GaussianMixture, count: int, seed: int):
         for i, image in enumerate(images)
     ]
     return images, manifest
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [-1, 1] (clipped) -> H x W x C uint8."""
+    return ((image.detach().double().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+
+def save_png(image: torch.Tensor, path: str | Path) -> None:
+    """Save a (C, H, W) image in [-1, 1] (clipped) as an 8-bit PNG, grey for one channel."""
+    array = to_uint8(image)
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path, format="PNG")
+
+
+def export_pngs(images: torch.Tensor, ids: list[str], folder: str | Path) -> list[Path]:
+    """Save each finite image as ``folder/<id>.png``; images with NaN/inf (diverged) are skipped."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for image, image_id in zip(images, ids):
+        if torch.isfinite(image).all():
+            save_png(image, folder / f"{image_id}.png")
+            written.append(folder / f"{image_id}.png")
+    return written

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .metrics import LABELS
+
 ANGLE_COLUMNS = {
     "angle_prior_likelihood": ("angle(g_d, g_l)", "tab:blue"),
     "angle_likelihood_consecutive": ("angle(g_l at t, g_l at t-1)", "tab:orange"),
@@ -47,7 +49,7 @@ def plot_ablations(table: pd.DataFrame, path) -> None:
                           label=f"{dataset}/{task}")
         axis.set_xticks(range(len(labels)), labels)
         axis.set_xlabel(ablation)
-        axis.set_ylabel(metric.upper())
+        axis.set_ylabel(LABELS[metric])
 
     _panel_grid(list(dict.fromkeys(table["ablation"])), list(dict.fromkeys(table["metric"])), draw, path, 3)
 

@@ -9,7 +9,8 @@ import io
 import pandas as pd
 import yaml
 
-from .tables import formatted_cells, paper_table
+from .metrics import DESCRIPTIONS, LABELS
+from .tables import formatted_cells, result_tables
 
 STYLE = ("body{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em}"
          "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #ddd}"
@@ -22,7 +23,8 @@ def png_data_uri(png_bytes: bytes) -> str:
 
 
 def _paper_table_html(table: pd.DataFrame) -> str:
-    head = "<tr><th>sampler</th>" + "".join(f"<th>{html.escape(t)}<br>{m.upper()}</th>" for t, m in table.columns) + "</tr>"
+    head = ("<tr><th>sampler</th>" + "".join(f"<th>{html.escape(t)}<br>{html.escape(LABELS[m])}</th>" for t, m in table.columns)
+            + "</tr>")
     rows = [f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
             for name, cells in zip(table.index, formatted_cells(table, lambda text: f"<b>{text}</b>"))]
     return f"<table>{head}{''.join(rows)}</table>"
@@ -35,25 +37,49 @@ def describe_prior(prior: dict) -> str:
             f"(sha256 {html.escape(str(prior.get('sha256', 'not given')))})")
 
 
+def _metrics_html(tidy: pd.DataFrame, weights: list[dict]) -> str:
+    """What each metric is, how many images each value rests on, which network files were used
+    (source and sha256), and why any metric is unavailable."""
+    items = []
+    for metric in dict.fromkeys(tidy["metric"]):
+        rows = tidy[tidy["metric"] == metric]
+        counts = sorted(set(rows["n"]))
+        reasons = sorted({r for r in rows["unavailable"].fillna("") if r})
+        state = f" <b>Unavailable</b>: {html.escape('; '.join(reasons))}" if reasons else ""
+        items.append(f"<li><b>{html.escape(LABELS[metric])}</b>: {html.escape(DESCRIPTIONS[metric])}; "
+                     f"N = {', '.join(map(str, counts))} images per value.{state}</li>")
+    files = [f"<tr><td>{html.escape(w['file'])}</td><td>{', '.join(map(html.escape, w['used_by']))}</td>"
+             f"<td>{html.escape(w['source'] if w['available'] else 'unavailable: ' + w['reason'])}</td>"
+             f"<td><code>{html.escape(str(w['sha256']))}</code></td><td>{'yes' if w['official'] else 'no'}</td></tr>"
+             for w in weights]
+    table = ("<table><tr><th>file</th><th>used by</th><th>source</th><th>sha256</th>"
+             "<th>official bytes</th></tr>" + "".join(files) + "</table>") if files else ""
+    return ("<h3>Metrics</h3><ul>" + "".join(items) + "</ul>"
+            + ("<p>Networks (torch hub files). <i>Official bytes</i>: the sha256 starts with the prefix in "
+               "the official file name; converted files hold the same weights in another serialisation.</p>"
+               + table if table else ""))
+
+
 def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str, bytes],
-           figures: dict[str, bytes] | None = None) -> str:
+           figures: dict[str, bytes] | None = None, weights: list[dict] | None = None) -> str:
     """``grids``: title -> PNG bytes (ground truth | measurement | each sampler, one row per image);
-    ``figures``: title -> PNG bytes of plots (ablations)."""
+    ``figures``: title -> PNG bytes of plots (ablations); ``weights``: metric network records
+    (``spgd.metrics.weights.provision``)."""
     settings = config.get("settings", "demo")
     banner = ("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."
               if settings == "demo" else "<b>Paper settings</b>.")
-    weights = "; ".join(f"{html.escape(name)}: {describe_prior(spec.get('prior', config['prior']))}"
+    priors = "; ".join(f"{html.escape(name)}: {describe_prior(spec.get('prior', config['prior']))}"
                         for name, spec in config["datasets"].items())
     versions = stats[0]["versions"] if stats else {}
     wall = sum(s["wall_seconds"] for s in stats)
     devices = sorted({s["device"] for s in stats})
-    diverged = sum(sum(s["diverged"]) for s in stats)
+    diverged = sum(sum(map(sum, s["diverged"])) for s in stats)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>SPGD reproduction report</title>",
         f"<style>{STYLE}</style></head><body><h1>SPGD reproduction report</h1>",
         f"<p class='banner'>{banner}</p>",
         "<h2>What was run</h2><ul>",
-        f"<li>Priors: {weights}</li>",
+        f"<li>Priors: {priors}</li>",
         f"<li>Devices: {html.escape(', '.join(devices))}; sampling wall time {wall:.1f} s over {len(stats)} jobs; "
         f"diverged images: {diverged}</li>",
         f"<li>Versions: {html.escape(', '.join(f'{k} {v}' for k, v in versions.items()))}</li>",
@@ -64,12 +90,14 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
         "<h2>Results</h2>",
     ]
     runs = list(config["samplers"])
-    for dataset, part in tidy.groupby("dataset", sort=False):
-        parts.append(f"<h3>{html.escape(dataset)}</h3>")
-        parts.append("<div style='overflow-x:auto'>" + _paper_table_html(paper_table(part, runs, list(config["tasks"]))) + "</div>")
-        counts = part.groupby("sampler")["n"].max().to_dict()
-        parts.append("<p>Mean over images (best per column in bold); images per cell: "
-                     + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ".</p>")
+    for title, table in result_tables(tidy, runs, list(config["tasks"]), list(config.get("metrics", []))
+                                      or list(dict.fromkeys(tidy["metric"]))):
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        parts.append("<div style='overflow-x:auto'>" + _paper_table_html(table) + "</div>")
+    parts.append("<p>Best per column in bold; n/a: unavailable (reason below) or every restoration diverged. "
+                 "Per-image metrics are means over images; FID and KID compare each run's restored set "
+                 "with the ground-truth set.</p>")
+    parts.append(_metrics_html(tidy, weights or []))
     for title, png in (figures or {}).items():
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{png_data_uri(png)}'>")
     parts.append("<h2>Images</h2><p>Columns: ground truth, measurement (rescaled for display), then each "

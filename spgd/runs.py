@@ -2,7 +2,8 @@
 
 Seeds: operator parameters and measurement noise come from (seed, task, image id); sampler noise
 from (seed, "sample", task, image id), the same for every sampler configuration (common random
-numbers), so runs differ only by their algorithm and shards never change results.
+numbers), so runs differ only by their algorithm and shards never change results. With several
+restorations per image (``repeats``), restoration r > 0 adds ("repeat", r) to the sampler seed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from .data import to_uint8
 from .operators import make_operator
 from .priors import make_prior
 from .samplers import make_sampler
@@ -47,9 +49,10 @@ def pick_device(requested: str) -> torch.device:
 
 
 def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,
-                  channels, seed, device="cpu", trace=False, progress_file=None):
-    """Restore the images ``image_ids`` from their ``measurements``; returns (restored images on the
-    CPU, stats for stats.json, trace rows or None)."""
+                  channels, seed, device="cpu", trace=False, progress_file=None, repeats=1):
+    """Restore the images ``image_ids`` from their ``measurements``, ``repeats`` times with
+    independent sampler noise; returns (restored images (repeats, B, C, H, W) on the CPU, stats for
+    stats.json, trace rows of the first restoration or None)."""
     device = pick_device(device)
     prior = make_prior(prior_spec).to(device)
     op = make_operator(task, image_size, image_ids, seed, channels=channels, **options).to(device)
@@ -59,26 +62,31 @@ def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measuremen
     sample_seed = settings.pop("sample_seed", None)
     extra = () if sample_seed is None else (sample_seed,)
     sampler = make_sampler(sampler_spec["variant"], prior, **settings)
-    seeds = [derive_seed(seed, "sample", task, i, *extra) for i in image_ids]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    with tqdm(total=sampler.total_steps, desc=f"{sampler_spec['variant']} {task}", file=progress_file,
+    results = []
+    with tqdm(total=sampler.total_steps * repeats, desc=f"{sampler_spec['variant']} {task}", file=progress_file,
               disable=progress_file is None, mininterval=5) as bar:
-        result = sampler.sample(op, measurements.to(device), seeds, trace=trace, progress=bar.update)
+        for repeat in range(repeats):
+            seeds = [derive_seed(seed, "sample", task, i, *extra, *(("repeat", repeat) if repeat else ()))
+                     for i in image_ids]
+            results.append(sampler.sample(op, measurements.to(device), seeds, trace=trace and repeat == 0,
+                                          progress=bar.update))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - start
     stats = dict(
-        images=list(image_ids), nfe_forward=result.nfe_forward, nfe_backward=result.nfe_backward,
-        wall_seconds=wall, device=str(device),
+        images=list(image_ids), repeats=repeats, nfe_forward=results[0].nfe_forward,
+        nfe_backward=results[0].nfe_backward, wall_seconds=wall, device=str(device),
         peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
-        diverged=result.diverged.tolist(), diverged_step=result.diverged_step.tolist(),
+        diverged=[r.diverged.tolist() for r in results], diverged_step=[r.diverged_step.tolist() for r in results],
         sampler=sampler_spec["variant"], settings=recorded,
         versions=versions(),
     )
-    return result.x.cpu(), stats, (result.trace.rows(image_ids) if trace else None)
+    restored = torch.stack([r.x.cpu() for r in results])
+    return restored, stats, (results[0].trace.rows(image_ids) if trace else None)
 
 
 def versions() -> dict:
@@ -97,7 +105,7 @@ def _display_tile(image: torch.Tensor, size: int) -> np.ndarray:
     if image.min() < -1 or image.max() > 1 or not torch.isfinite(image).all():
         finite = torch.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
         image = (finite - finite.min()) / (finite.max() - finite.min() + 1e-12) * 2 - 1
-    array = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    array = to_uint8(image)
     tile = Image.fromarray(np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array)
     return np.asarray(tile.resize((size, size), Image.NEAREST))
 

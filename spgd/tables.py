@@ -7,42 +7,88 @@ import math
 
 import pandas as pd
 
-from .metrics import HIGHER_IS_BETTER
+from .metrics import FORMATS, HIGHER_IS_BETTER, LABELS
 
-TIDY_COLUMNS = ["dataset", "task", "sampler", "metric", "mean", "std", "n", "diverged"]
+KEYS = ["dataset", "task", "sampler"]
+PER_IMAGE_COLUMNS = [*KEYS, "image", "repeat", "diverged", "metric", "value", "unavailable"]
+SET_COLUMNS = [*KEYS, "repeat", "metric", "value", "spread", "n", "unavailable"]
+TIDY_COLUMNS = [*KEYS, "metric", "mean", "std", "n", "runs", "diverged", "best_of_runs", "unavailable"]
 
 
-def summarise(per_image: pd.DataFrame) -> pd.DataFrame:
-    """per_image columns: dataset, task, sampler, image, diverged, <metric>... -> tidy summary.
-    Diverged images are counted, not averaged; +inf PSNR (exact restoration) is kept as inf."""
-    metrics = [c for c in per_image.columns if c in HIGHER_IS_BETTER]
+def _reason(group: pd.DataFrame) -> str:
+    reasons = sorted({r for r in group["unavailable"].fillna("") if r})
+    return "; ".join(reasons)
+
+
+def summarise(per_image: pd.DataFrame, per_set: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tidy summary of per-image scores (PER_IMAGE_COLUMNS) and set scores (SET_COLUMNS).
+
+    Per-image metrics, with several restorations (runs) per image: ``mean`` is the mean over images
+    of each image's mean over its runs (the headline); ``best_of_runs`` the mean over images of each
+    image's best run (an oracle, as upstream reports it); ``std`` is over images. Diverged
+    restorations are counted, not averaged; +inf PSNR (exact restoration) is kept as inf.
+    Set metrics (FID, KID): ``mean``/``std`` over runs, ``n`` the images per set."""
     rows = []
-    for (dataset, task, sampler), group in per_image.groupby(["dataset", "task", "sampler"], sort=False):
-        ok = group[~group["diverged"]]
-        for metric in metrics:
-            values = ok[metric]
-            rows.append(dict(dataset=dataset, task=task, sampler=sampler, metric=metric,
-                             mean=values.mean() if len(values) else math.nan,
-                             std=values.std(ddof=1) if len(values) > 1 else math.nan,
-                             n=len(values), diverged=int(group["diverged"].sum())))
+    for (dataset, task, sampler, metric), group in per_image.groupby([*KEYS, "metric"], sort=False):
+        ok = group[~group["diverged"].astype(bool)]
+        per_image_runs = ok.groupby("image", sort=False)["value"]
+        means = per_image_runs.mean()
+        best = per_image_runs.max() if HIGHER_IS_BETTER[metric] else per_image_runs.min()
+        rows.append(dict(dataset=dataset, task=task, sampler=sampler, metric=metric,
+                         mean=means.mean() if len(means) else math.nan,
+                         std=means.std(ddof=1) if len(means) > 1 else math.nan,
+                         n=len(means), runs=group["repeat"].nunique(), diverged=int(group["diverged"].sum()),
+                         best_of_runs=best.mean() if len(best) else math.nan, unavailable=_reason(group)))
+    if per_set is not None:
+        for (dataset, task, sampler, metric), group in per_set.groupby([*KEYS, "metric"], sort=False):
+            values = group["value"]
+            rows.append(dict(dataset=dataset, task=task, sampler=sampler, metric=metric, mean=values.mean(),
+                             std=values.std(ddof=1) if len(values) > 1 else math.nan, n=int(group["n"].max()),
+                             runs=len(group), diverged=0, best_of_runs=math.nan, unavailable=_reason(group)))
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-def paper_table(tidy: pd.DataFrame, runs: list[str], tasks: list[str]) -> pd.DataFrame:
-    wide = tidy.pivot_table(index="sampler", columns=["task", "metric"], values="mean", aggfunc="first")
-    columns = [c for t in tasks for c in wide.columns if c[0] == t]
+def paper_table(tidy: pd.DataFrame, runs: list[str], tasks: list[str], value: str = "mean",
+                metrics: list[str] | None = None) -> pd.DataFrame:
+    """Rows samplers, columns (task, metric) in the given orders, cells ``value`` (NaN: unavailable)."""
+    metrics = metrics or list(dict.fromkeys(tidy["metric"]))
+    wide = tidy.pivot_table(index="sampler", columns=["task", "metric"], values=value, aggfunc="first",
+                            dropna=False)
+    columns = [(t, m) for t in tasks for m in metrics if (t, m) in wide.columns]
     return wide.reindex(index=[r for r in runs if r in wide.index], columns=columns)
 
 
+def result_tables(tidy: pd.DataFrame, runs: list[str], tasks: list[str], metrics: list[str]):
+    """(title, table) per dataset: the headline (mean over runs) and, with several runs per image,
+    the oracle best-of-N table of the per-image metrics."""
+    out = []
+    for dataset, part in tidy.groupby("dataset", sort=False):
+        n_runs = int(part["runs"].max())
+        headline = f"{dataset}: mean over {n_runs} runs per image" if n_runs > 1 else dataset
+        out.append((headline, paper_table(part, runs, tasks, "mean", metrics)))
+        per_image = [m for m in metrics if m in set(part.loc[part["best_of_runs"].notna(), "metric"])]
+        if n_runs > 1 and per_image:
+            out.append((f"{dataset}: best of {n_runs} runs per image (oracle, as upstream reports)",
+                        paper_table(part, runs, tasks, "best_of_runs", per_image)))
+    return out
+
+
 def formatted_cells(table: pd.DataFrame, bold) -> list[list[str]]:
-    """Cell strings with two decimals, ``bold(text)`` applied to the best value of each column."""
+    """Cell strings in each metric's format, ``bold(text)`` applied to the best value of each
+    column, "n/a" where a value is missing (unavailable metric or every image diverged)."""
     best = {c: (table[c].max() if HIGHER_IS_BETTER[c[1]] else table[c].min()) for c in table.columns}
-    return [[bold(f"{v:.2f}") if v == best[c] and not math.isnan(v) else f"{v:.2f}"
-             for c, v in zip(table.columns, row)] for row in table.itertuples(index=False)]
+
+    def cell(column, value):
+        if math.isnan(value):
+            return "n/a"
+        text = format(value, FORMATS[column[1]])
+        return bold(text) if value == best[column] else text
+
+    return [[cell(c, v) for c, v in zip(table.columns, row)] for row in table.itertuples(index=False)]
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    header = "| sampler | " + " | ".join(f"{t} {m.upper()}" for t, m in table.columns) + " |"
+    header = "| sampler | " + " | ".join(f"{t} {LABELS[m]}" for t, m in table.columns) + " |"
     lines = [header, "|" + "---|" * (len(table.columns) + 1)]
     for name, cells in zip(table.index, formatted_cells(table, lambda s: f"**{s}**")):
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -52,7 +98,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 def to_latex(table: pd.DataFrame) -> str:
     escape = lambda s: str(s).replace("_", r"\_")
     lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
-             "sampler & " + " & ".join(f"{escape(t)} {m.upper()}" for t, m in table.columns) + r" \\", r"\midrule"]
+             "sampler & " + " & ".join(f"{escape(t)} {escape(LABELS[m])}" for t, m in table.columns) + r" \\", r"\midrule"]
     for name, cells in zip(table.index, formatted_cells(table, lambda s: rf"\textbf{{{s}}}")):
         lines.append(escape(name) + " & " + " & ".join(cells) + r" \\")
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"]) + "\n"

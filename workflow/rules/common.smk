@@ -4,6 +4,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from spgd.metrics import SET_METRICS
+from spgd.metrics.weights import WEIGHT_FILES
+
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
 
@@ -47,7 +50,12 @@ RUNS = list(config["samplers"])
 
 
 ANGLE_TASKS = config.get("angles", {}).get("tasks", [])
-ANGLE_RUNS = config.get("angles", {}).get("runs", [])
+ANGLE_RUNS = config.get("angles", {}).get("samplers", [])
+
+# metrics: per image (PSNR, SSIM, LPIPS) and per image set (FID, KID); the hub files they need
+PER_IMAGE = [m for m in config["metrics"] if m not in SET_METRICS]
+PER_SET = [m for m in config["metrics"] if m in SET_METRICS]
+WEIGHT_KEYS = [key for key, spec in WEIGHT_FILES.items() if set(spec.used_by) & set(config["metrics"])]
 
 
 def traced(task, run):
@@ -79,7 +87,7 @@ def check_config():
         unknown = set(spec.get("task_params", {})) - set(TASKS)
         if unknown:
             raise ValueError(f"config samplers.{run}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
-    for key, chosen, known in (("tasks", ANGLE_TASKS, TASKS), ("runs", ANGLE_RUNS, RUNS)):
+    for key, chosen, known in (("tasks", ANGLE_TASKS, TASKS), ("samplers", ANGLE_RUNS, RUNS)):
         unknown = set(chosen) - set(known)
         if unknown:
             raise ValueError(f"config angles.{key}: {sorted(unknown)} are not configured {key}")
@@ -109,13 +117,22 @@ def shard_file(dataset, task, run, shard, extension):
     return f"results/samples/{dataset}/{task}/{run}/shard{shard}.{extension}"
 
 
-def sample_shards(wildcards):
-    w = wildcards
-    return [shard_file(w.dataset, w.task, w.run, shard, "pt") for shard in shards(w.dataset)]
+def run_shards(dataset, task):
+    """{run: its sample shards} for one dataset and task."""
+    return {run: [shard_file(dataset, task, run, shard, "pt") for shard in shards(dataset)] for run in RUNS}
+
+
+def metric_inputs(wildcards):
+    inputs = dict(images=f"results/data/{wildcards.dataset}/images.pt", weights="results/metric_weights.json",
+                  shards=[p for paths in run_shards(wildcards.dataset, wildcards.task).values() for p in paths])
+    if PER_SET:
+        inputs["truth_png"] = f"results/png/{wildcards.dataset}/ground_truth"
+    return inputs
 
 
 def all_metric_tables():
-    return expand("results/metrics/{dataset}/{task}/{run}.csv", dataset=DATASETS, task=TASKS, run=RUNS)
+    return expand("results/{folder}/{dataset}/{task}.csv", folder=["metrics", "set_metrics"],
+                  dataset=DATASETS, task=TASKS)
 
 
 def check_weight_files():

@@ -1,6 +1,7 @@
 rule report_html:
     input:
         tidy="results/tables/main.csv",
+        weights="results/metric_weights.json",
         ablations="results/tables/ablations.csv",
         ablation_plot="results/figures/ablations.png",
         angle_figures=angle_figures(),

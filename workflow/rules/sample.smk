@@ -14,6 +14,7 @@ rule sample:
         options=lambda wildcards: config["tasks"][wildcards.task],
         shard_size=config["shard_size"],
         seed=config["seed"],
+        runs=config["runs"],
         device=config["device"],
         trace=lambda wildcards: traced(wildcards.task, wildcards.run),
     threads: 2

@@ -12,6 +12,7 @@ rule tables:
     params:
         runs=RUNS,
         tasks=TASKS,
+        metrics=config["metrics"],
         grids=ABLATIONS,
     conda:
         "../../environment.yml"

@@ -17,11 +17,11 @@ load = lambda path: torch.load(path, weights_only=True)
 
 
 def first_restored(prefix, count):
-    """The first ``count`` restored images of a run, reading only the shards that hold them."""
+    """The first ``count`` images of a run's first restoration, reading only the shards that hold them."""
     shards = sorted((p for p in snakemake.input.restored if p.startswith(prefix)), key=lambda p: int(p[len(prefix):-3]))
     images = []
     for path in shards:
-        images.extend(load(path)["x"])
+        images.extend(load(path)["x"][0])
         if len(images) >= count:
             break
     return images[:count]
@@ -41,4 +41,5 @@ ablations = pd.read_csv(snakemake.input.ablations)
 figures = {"Ablations": Path(snakemake.input.ablation_plot).read_bytes()} if len(ablations) else {}
 for path in snakemake.input.angle_figures:
     figures[f"Gradient angles: {Path(path).stem.removeprefix('angles_')}"] = Path(path).read_bytes()
-Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids, figures))
+weights = json.loads(Path(snakemake.input.weights).read_text())
+Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids, figures, weights))

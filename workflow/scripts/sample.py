@@ -17,11 +17,12 @@ restored, stats, trace = restore_shard(
     snakemake.params.prior, snakemake.params.sampler, snakemake.wildcards.task, snakemake.params.options,
     ids, measured["y"][index], data["images"].shape[-1], data["images"].shape[1],
     snakemake.params.seed, snakemake.params.device, trace=snakemake.params.trace, progress_file=sys.stderr,
+    repeats=snakemake.params.runs,
 )
 torch.save({"x": restored, "ids": ids}, snakemake.output.restored)
 # header only when this (task, run) is not traced for the angle figure
 pd.DataFrame(trace or [], columns=TRACE_COLUMNS).to_csv(snakemake.output.trace, index=False)
 with open(snakemake.output.stats, "w") as handle:
     json.dump(stats, handle, indent=1)
-print(f"{snakemake.wildcards.run} {snakemake.wildcards.task}: {len(ids)} images, "
-      f"{stats['wall_seconds']:.1f} s, diverged {sum(stats['diverged'])}", file=sys.stderr)
+print(f"{snakemake.wildcards.run} {snakemake.wildcards.task}: {len(ids)} images x {stats['repeats']} runs, "
+      f"{stats['wall_seconds']:.1f} s, diverged {sum(map(sum, stats['diverged']))}", file=sys.stderr)

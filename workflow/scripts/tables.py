@@ -3,17 +3,18 @@ import sys
 import pandas as pd
 
 from spgd.figures import plot_ablations
-from spgd.tables import ablation_table, paper_table, summarise, to_latex, to_markdown
+from spgd.tables import ablation_table, result_tables, summarise, to_latex, to_markdown
 
 sys.stderr = open(snakemake.log[0], "w")
-per_image = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
-tidy = summarise(per_image)
+read = lambda paths: pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else None
+per_set_files = [p for p in snakemake.input if p.startswith("results/set_metrics/")]
+per_image = read([p for p in snakemake.input if p not in per_set_files])
+tidy = summarise(per_image, read(per_set_files))
 tidy.to_csv(snakemake.output.tidy, index=False)
 markdown, latex = [], []
-for dataset, part in tidy.groupby("dataset", sort=False):
-    table = paper_table(part, snakemake.params.runs, snakemake.params.tasks)
-    markdown.append(f"### {dataset}\n\n" + to_markdown(table))
-    latex.append(f"% {dataset}\n" + to_latex(table))
+for title, table in result_tables(tidy, snakemake.params.runs, snakemake.params.tasks, snakemake.params.metrics):
+    markdown.append(f"### {title}\n\n" + to_markdown(table))
+    latex.append(f"% {title}\n" + to_latex(table))
 open(snakemake.output.markdown, "w").write("\n".join(markdown))
 open(snakemake.output.latex, "w").write("\n".join(latex))
 ablations = ablation_table(tidy, snakemake.params.grids)

@@ -1,4 +1,4 @@
-"""Per-image image-quality metrics on images mapped from [-1, 1] to [0, 1] and clipped.
+"""PSNR and SSIM per image, on images mapped from [-1, 1] to [0, 1] and clipped, in float64.
 
 PSNR uses data range 1; an exact match gives +inf (stated, not capped). SSIM is Wang et al.'s
 with a Gaussian window of size 11 and std 1.5, K1 = 0.01, K2 = 0.03, valid convolution, per
@@ -43,8 +43,4 @@ def ssim(restored: torch.Tensor, reference: torch.Tensor, window: int = 11, std:
     c1, c2 = 0.01**2, 0.03**2
     index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return index.flatten(2).mean(2).mean(1)
-
-
-METRICS = {"psnr": psnr, "ssim": ssim}
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True}
 

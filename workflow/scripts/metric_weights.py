@@ -1,0 +1,13 @@
+import json
+import sys
+
+from spgd.metrics.weights import provision
+
+sys.stderr = open(snakemake.log[0], "w")
+records = provision(snakemake.params.hub_dir, download=snakemake.params.download,
+                    convert=snakemake.params.convert, keys=tuple(snakemake.params.files))
+for record in records:
+    state = record["source"] if record["available"] else f"UNAVAILABLE: {record['reason']}"
+    print(f"{record['file']}: {state}", file=sys.stderr)
+with open(snakemake.output[0], "w") as handle:
+    json.dump(records, handle, indent=1)
