@@ -39,7 +39,8 @@ def _panel_grid(rows: list, columns: list, draw, path, panel_height: float, shar
 
 
 def plot_ablations(table: pd.DataFrame, path) -> None:
-    """One panel per (ablation, metric): mean against the grid value, one line per task."""
+    """One panel per (ablation, metric): mean against the grid value, one line per task; metrics
+    with no value (unavailable) get no panel."""
 
     def draw(axis, ablation, metric):
         part = table[(table["ablation"] == ablation) & (table["metric"] == metric)]
@@ -51,7 +52,8 @@ def plot_ablations(table: pd.DataFrame, path) -> None:
         axis.set_xlabel(ablation)
         axis.set_ylabel(LABELS[metric])
 
-    _panel_grid(list(dict.fromkeys(table["ablation"])), list(dict.fromkeys(table["metric"])), draw, path, 3)
+    metrics = list(dict.fromkeys(table.loc[table["mean"].notna(), "metric"]))
+    _panel_grid(list(dict.fromkeys(table["ablation"])), metrics, draw, path, 3)
 
 
 def plot_angles(trace: pd.DataFrame, path) -> None:

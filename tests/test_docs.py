@@ -4,14 +4,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_library_example_in_docs_runs():
+def test_library_examples_in_docs_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the metrics example provisions networks into ./.cache
     text = (ROOT / "docs" / "library.md").read_text()
-    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     namespace = {}
-    exec(compile(code, "docs/library.md", "exec"), namespace)
+    for code in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(compile(code, "docs/library.md", "exec"), namespace)
     result = namespace["result"]
     assert result.x.shape == (1, 1, 8, 8) and result.nfe_forward == 500
     assert not result.diverged.any()
+    assert all(r["available"] for r in namespace["records"])
 
 
 def test_exactness_table_writes_csv_and_html(tmp_path):
