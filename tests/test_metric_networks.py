@@ -47,6 +47,40 @@ def test_provision_records_source_sha256_and_never_touches_existing_files(tmp_pa
     assert record["source"] == "already in the hub cache" and mine.read_bytes() == b"the user's own file"
 
 
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on localhost serving tmp_path/served."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_download_checks_the_hash_in_the_official_name(tmp_path, monkeypatch, local_server):
+    import hashlib
+
+    served, url = local_server
+    payload = b"pretend network weights"
+    prefix = hashlib.sha256(payload).hexdigest()[:8]
+    (served / f"net-{prefix}.pth").write_bytes(payload)
+    (served / "net-00000000.pth").write_bytes(payload)
+    files = {"good": weight_module.WeightFile("good", f"net-{prefix}.pth", f"{url}/net-{prefix}.pth", ("lpips_alex",)),
+             "bad": weight_module.WeightFile("bad", "net-00000000.pth", f"{url}/net-00000000.pth", ("fid",))}
+    monkeypatch.setattr(weight_module, "WEIGHT_FILES", files)
+    good, bad = provision(tmp_path / "hub", download=True, convert=False, keys=("good", "bad"))
+    assert good["available"] and good["official"] and good["source"] == f"official download from {url}/net-{prefix}.pth"
+    assert (tmp_path / "hub" / "checkpoints" / f"net-{prefix}.pth").read_bytes() == payload
+    assert not bad["available"] and "download failed" in bad["reason"] and "hash" in bad["reason"]
+    assert sorted(p.name for p in (tmp_path / "hub" / "checkpoints").iterdir()) == [f"net-{prefix}.pth"]
+
+
 def test_failed_download_falls_back_to_conversion_and_says_so(tmp_path, monkeypatch):
     def offline(spec, path):
         raise OSError("no network")
