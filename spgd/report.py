@@ -23,8 +23,8 @@ def png_data_uri(png_bytes: bytes) -> str:
 
 
 def _paper_table_html(table: pd.DataFrame) -> str:
-    head = ("<tr><th>sampler</th>" + "".join(f"<th>{html.escape(t)}<br>{html.escape(LABELS[m])}</th>" for t, m in table.columns)
-            + "</tr>")
+    """One task's columns (task, metric): rows samplers, one column per metric."""
+    head = "<tr><th>sampler</th>" + "".join(f"<th>{html.escape(LABELS[m])}</th>" for _, m in table.columns) + "</tr>"
     rows = [f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
             for name, cells in zip(table.index, formatted_cells(table, lambda text: f"<b>{text}</b>"))]
     return f"<table>{head}{''.join(rows)}</table>"
@@ -93,8 +93,11 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
     for title, table in result_tables(tidy, runs, list(config["tasks"]), list(config.get("metrics", []))
                                       or list(dict.fromkeys(tidy["metric"]))):
         parts.append(f"<h3>{html.escape(title)}</h3>")
-        parts.append("<div style='overflow-x:auto'>" + _paper_table_html(table) + "</div>")
-    parts.append("<p>Best per column in bold; n/a: unavailable (reason below) or every restoration diverged. "
+        for task in dict.fromkeys(t for t, _ in table.columns):  # one compact table per task
+            columns = [c for c in table.columns if c[0] == task]
+            parts.append(f"<h4>{html.escape(task)}</h4><div style='overflow-x:auto'>"
+                         + _paper_table_html(table[columns]) + "</div>")
+    parts.append("<p>Best per column and task in bold; n/a: unavailable (reason below) or every restoration diverged. "
                  "Per-image metrics are means over images; FID and KID compare each run's restored set "
                  "with the ground-truth set.</p>")
     parts.append(_metrics_html(tidy, weights or []))
