@@ -23,6 +23,20 @@ include: "workflow/rules/metrics.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/demo_prior.smk"
+
+
+# Cheap steps run where Snakemake runs (on a cluster: the login node, which also has the network
+# the metric networks may be downloaded over); sampling and metrics go to the cluster.
+localrules:
+    all,
+    dataset,
+    degrade,
+    metric_weights,
+    truth_png,
+    tables,
+    angle_figure,
+    report_html,
 
 
 onstart:

@@ -33,6 +33,11 @@ def _paper_table_html(table: pd.DataFrame) -> str:
 def describe_prior(prior: dict) -> str:
     if prior["type"] == "gmm_smooth":
         return "Gaussian-mixture prior (closed form, no weights)"
+    if prior["type"] == "edm_unet":
+        source = html.escape(str(prior.get("checkpoint") or "the shipped spgd/priors/weights/demo_edm_unet.pt"))
+        return ("demo prior: a small EDM UNet trained on photos bundled with scikit-image, scikit-learn and "
+                f"matplotlib, not the paper's model; checkpoint {source} (model card: "
+                "spgd/priors/weights/MODEL_CARD.md)")
     return (f"{prior.get('architecture', 'ffhq')} checkpoint {html.escape(str(prior.get('checkpoint')))} "
             f"(sha256 {html.escape(str(prior.get('sha256', 'not given')))})")
 

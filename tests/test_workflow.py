@@ -188,6 +188,22 @@ def test_paper_and_ablation_configs_build_their_dag_without_checkpoints(name, tm
     assert counts["sample"] == {"paper": 2 * 8 * 6 * 4, "ablation": 25 * 4 * 4}[name]
 
 
+def test_demo_prior_on_held_out_photos_runs_to_the_report(tmp_path):
+    result = snakemake(tmp_path, configfile=ROOT / "config" / "test" / "photos.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = pd.read_csv(tmp_path / "results/data/photos/manifest.csv")
+    assert list(manifest["id"]) == ["astronaut_000", "chelsea_001"]
+    tidy = pd.read_csv(tmp_path / "results/tables/main.csv").set_index("metric")
+    assert tidy.loc["psnr", "mean"] > 15 and tidy.loc["lpips_alex", "mean"] > 0
+    assert "demo prior: a small EDM UNet" in (tmp_path / "reports/report.html").read_text()
+
+
+def test_embedded_default_builds_its_dag(tmp_path):
+    result = snakemake(tmp_path, "-n", configfile=ROOT / "config" / "config.yaml")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert job_counts(result.stdout + result.stderr)["sample"] == 7 * 6
+
+
 def test_angle_traces_and_figure(tiny_run):
     traced = pd.read_csv(tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard0.trace.csv")
     assert len(traced[traced.level == "step"]) == 8 and len(traced[traced.level == "warmup"]) == 8 * 2

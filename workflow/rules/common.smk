@@ -75,8 +75,8 @@ def check_config():
     for name, dataset in config["datasets"].items():
         if dataset["kind"] == "image_folder" and "path" not in dataset:
             raise ValueError(f"config datasets.{name}: kind image_folder needs a 'path'")
-        if dataset["kind"] == "mixture_samples" and "count" not in dataset:
-            raise ValueError(f"config datasets.{name}: kind mixture_samples needs a 'count'")
+        if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
+            raise ValueError(f"config datasets.{name}: kind {dataset['kind']} needs a 'count'")
     for dataset in config["datasets"]:
         if prior_of(dataset)["type"] == "adm" and not prior_of(dataset).get("checkpoint"):
             raise ValueError(f"config prior of dataset {dataset}: type adm needs a 'checkpoint' path")
@@ -141,6 +141,7 @@ def check_weight_files():
         (f"prior of dataset {dataset}", prior_of(dataset)["checkpoint"])
         for dataset in config["datasets"]
         if prior_of(dataset)["type"] == "adm"
+        or (prior_of(dataset)["type"] == "edm_unet" and "checkpoint" in prior_of(dataset))
     ]
     if "nonlinear_blur" in config["tasks"]:
         needed.append(("tasks.nonlinear_blur.weights", config["tasks"]["nonlinear_blur"].get("weights", "")))

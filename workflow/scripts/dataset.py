@@ -4,12 +4,15 @@ import sys
 import torch
 
 from spgd.data import image_folder, mixture_samples
+from spgd.photos import held_out_views
 from spgd.priors import make_prior
 
 sys.stderr = open(snakemake.log[0], "w")
 spec = snakemake.params.spec
 if spec["kind"] == "image_folder":
     images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"))
+elif spec["kind"] == "held_out_photos":
+    images, manifest = held_out_views(spec["count"], spec["image_size"], snakemake.params.seed)
 else:
     prior = make_prior(snakemake.params.prior)
     if prior.shape[-1] != spec["image_size"]:
