@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo exactness test lint benchmark clean
+.PHONY: install demo exactness test test-slurm lint benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,14 @@ lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/slurm
+
+# Installs Slurm from Debian's packages (root), starts a single-node cluster on this machine and
+# runs the tiny config through profiles/slurm; its tables must equal a local run's.
+test-slurm: $(STAMP)
+	tests/slurm/cluster.sh install
+	tests/slurm/cluster.sh start
+	$(PY) -m pytest -q tests/slurm
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/sampler_overhead.py
