@@ -51,12 +51,17 @@ def image_folder(folder: str | Path, size: int, start: int = 0, count: int | Non
     return images, manifest
 
 
+def image_sha256(image: torch.Tensor) -> str:
+    """sha256 of an image tensor's bytes (the manifest's id of an image that has no source file)."""
+    return hashlib.sha256(image.numpy().tobytes()).hexdigest()
+
+
 def mixture_samples(prior: GaussianMixture, count: int, seed: int):
     """``count`` images drawn from ``prior`` (clipped to [-1, 1]); ids synthetic_000, ..."""
     images = prior.sample(count, torch.Generator().manual_seed(int(seed))).clamp(-1, 1)
     manifest = [
         dict(id=f"synthetic_{i:03d}", source=f"gaussian mixture draw {i} (seed {seed})",
-             sha256=hashlib.sha256(image.numpy().tobytes()).hexdigest())
+             sha256=image_sha256(image))
         for i, image in enumerate(images)
     ]
     return images, manifest

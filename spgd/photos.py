@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .data import image_sha256
+
 
 def _skimage(name):
     def load():
@@ -140,11 +142,6 @@ def held_out_views(count: int, size: int, seed: int = 0) -> tuple[torch.Tensor, 
                                f"in 1000 draws at image_size {size}")
         images.append(crop)
         manifest.append(dict(id=f"{name}_{i:03d}", source=f"{PHOTOS[name][1]}: short side {side}, crop at ({top}, {left})",
-                             sha256=_sha256(crop)))
+                             sha256=image_sha256(crop)))
     return torch.stack(images), manifest
 
-
-def _sha256(image: torch.Tensor) -> str:
-    import hashlib
-
-    return hashlib.sha256(image.numpy().tobytes()).hexdigest()

@@ -18,6 +18,7 @@ from importlib import metadata
 import numpy as np
 import torch
 
+from .metrics import psnr
 from .photos import HELD_OUT, PHOTOS, TRAINING, CropSampler
 from .priors.unet import DEMO_ARCHITECTURE, SIGMA_DATA, EDMDenoiser
 
@@ -39,8 +40,7 @@ def denoising_psnr(model: torch.nn.Module, clean: torch.Tensor, sigma01: float, 
     noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         out = model(clean + 2 * sigma01 * noise, torch.full((clean.shape[0],), 2 * sigma01))
-    mse = (((out.clamp(-1, 1) - clean) / 2) ** 2).flatten(1).mean(1)
-    return float((10 * torch.log10(1 / mse)).mean())
+    return float(psnr(out, clean).mean())
 
 
 def state_sha256(state: dict) -> str:
