@@ -33,9 +33,9 @@ from spgd.metrics import psnr
 from spgd.operators import make_operator
 from spgd.photos import HELD_OUT, CropSampler, held_out_views
 from spgd.priors import make_prior
-from spgd.runs import degrade, restore_shard
+from spgd.runs import restore_shard
+from spgd.training import EVAL_SIGMAS, denoising_psnr, noisy_copy
 
-SIGMAS = (0.05, 0.1, 0.2, 0.5)
 STRENGTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
 FIRST_UNTUNED_VIEW = 12  # views 0-3 are the demo, views 4-11 tuned its step sizes
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -43,13 +43,10 @@ CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
 def denoising_table(prior, crops: torch.Tensor) -> list[dict]:
     rows = []
-    clean01 = ((crops + 1) / 2).clamp(0, 1)
-    for sigma in SIGMAS:
-        noise = torch.randn(crops.shape, generator=torch.Generator().manual_seed(int(sigma * 1000)))
-        noisy01 = clean01 + sigma * noise
-        with torch.no_grad():
-            ours = prior.denoise(noisy01 * 2 - 1, torch.full((len(crops),), 2 * sigma))
-        row = {"sigma": sigma, "ours": psnr(ours, crops).mean().item()}
+    for sigma in EVAL_SIGMAS:
+        seed = int(sigma * 1000)
+        row = {"sigma": sigma, "ours": denoising_psnr(prior.denoise, crops, sigma, seed)}
+        noisy01 = (noisy_copy(crops, sigma, seed) + 1) / 2  # the same noisy images, in scikit-image's range
         for method in SKIMAGE_DENOISERS:
             best = -np.inf
             for strength in STRENGTHS:
@@ -68,8 +65,9 @@ def restoration_table(prior_spec: dict, images: torch.Tensor, ids: list[str], co
     spec = config["samplers"]["spgd"]
     for task, baseline_name in (("sr4", "bicubic"), ("random_inpainting", "masked-neighbour fill")):
         options = config["tasks"].get(task, {})
-        y = degrade(images, ids, task, options, config["seed"])
         op = make_operator(task, images.shape[-1], ids, config["seed"], channels=images.shape[1], **options)
+        with torch.no_grad():
+            y = op.measure(images)  # what the workflow's degrade rule writes (spgd.runs.degrade)
         baseline = bicubic_upsample(y, op.factor) if task == "sr4" else masked_neighbour_fill(y, op.params)
         restored, _, _ = restore_shard(prior_spec, spec, task, options, ids, y, images.shape[-1], images.shape[1],
                                        config["seed"], repeats=samples)

@@ -34,12 +34,16 @@ def edm_loss(model: torch.nn.Module, clean: torch.Tensor, generator: torch.Gener
     return (weight[:, None, None, None] * (model(noisy, sigma) - clean) ** 2).mean()
 
 
-def denoising_psnr(model: torch.nn.Module, clean: torch.Tensor, sigma01: float, seed: int = 0) -> float:
-    """Mean PSNR (data range 1) of D(x + n, sigma) on ``clean`` ([-1, 1]) with noise std ``sigma01``
-    in [0, 1] units."""
-    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
+def noisy_copy(clean: torch.Tensor, sigma01: float, seed: int = 0) -> torch.Tensor:
+    """``clean`` ([-1, 1]) plus seeded Gaussian noise of std ``sigma01`` in [0, 1] units."""
+    return clean + 2 * sigma01 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
+
+
+def denoising_psnr(model, clean: torch.Tensor, sigma01: float, seed: int = 0) -> float:
+    """Mean PSNR (data range 1) of the denoiser ``model(x, sigma)`` on ``clean`` ([-1, 1]) plus
+    noise of std ``sigma01`` in [0, 1] units (``noisy_copy``)."""
     with torch.no_grad():
-        out = model(clean + 2 * sigma01 * noise, torch.full((clean.shape[0],), 2 * sigma01))
+        out = model(noisy_copy(clean, sigma01, seed), torch.full((clean.shape[0],), 2 * sigma01))
     return float(psnr(out, clean).mean())
 
 
@@ -99,7 +103,7 @@ def train_demo_prior(seed: int = 0, threads: int = 2, log=print, **overrides) ->
     return state, record
 
 
-def model_card(record: dict, quality_table: str = "") -> str:
+def model_card(record: dict) -> str:
     """The model card (Markdown) of a trained demo prior."""
     s = record["settings"]
     psnr = ", ".join(f"sigma {k}: {v:.2f} dB" for k, v in record["held_out_denoising_psnr"].items())
@@ -133,6 +137,4 @@ def model_card(record: dict, quality_table: str = "") -> str:
         "**Limits.** Trained on 15 photos at 32 px: it knows local image statistics (edges, textures, colours), "
         "not faces or objects; restorations of large missing regions are plausible textures, not content.",
     ]
-    if quality_table:
-        lines += ["", quality_table]
     return "\n".join(lines) + "\n"

@@ -69,14 +69,14 @@ class SmallUNet(nn.Module):
         self.stem = nn.Conv2d(image_channels, channels[0], 3, padding=1)
         self.down, self.up = nn.ModuleList(), nn.ModuleList()
         skips, current = [], channels[0]
-        for level, width in enumerate(channels):
+        for width in channels:
             blocks = nn.ModuleList()
             for _ in range(blocks_per_level):
                 blocks.append(ResBlock(current, width, embedding))
                 current = width
                 skips.append(current)
             self.down.append(blocks)
-        for level, width in reversed(list(enumerate(channels))):
+        for width in reversed(channels):
             blocks = nn.ModuleList()
             for _ in range(blocks_per_level):
                 blocks.append(ResBlock(current + skips.pop(), width, embedding))
@@ -129,11 +129,11 @@ class EDMUNetPrior(Prior):
     """The demo prior: ``EDMDenoiser`` loaded strictly from ``checkpoint`` (default: the shipped
     file, whose sha256 is then checked too)."""
 
-    def __init__(self, checkpoint=None, sha256: str | None = None, architecture: dict | None = None):
+    def __init__(self, checkpoint=None, sha256: str | None = None):
         super().__init__()
         if checkpoint is None:
             checkpoint, sha256 = DEMO_CHECKPOINT, sha256 or DEMO_SHA256
-        self.model = EDMDenoiser(**(architecture or DEMO_ARCHITECTURE))
+        self.model = EDMDenoiser(**DEMO_ARCHITECTURE)
         load_weights(self.model, checkpoint, what="demo prior (EDM UNet)", sha256=sha256,
                      where_to_get="ships as spgd/priors/weights/demo_edm_unet.pt; rebuild with "
                                   "snakemake train_demo_prior")
