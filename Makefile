@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo exactness test test-slurm lint benchmark clean
+.PHONY: install demo exactness test test-slurm lint benchmark plan clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test-slurm: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/sampler_overhead.py
+
+# Compute plan of a config: make plan CONFIG=config/paper.yaml [DEVICE=cuda]
+CONFIG ?= config/paper.yaml
+plan: $(STAMP)
+	$(PY) -m spgd.plan --configfile $(CONFIG) $(if $(DEVICE),--device $(DEVICE))
 
 clean:
 	rm -rf $(VENV) results reports logs .snakemake .pytest_cache

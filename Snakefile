@@ -16,6 +16,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/degrade.smk"
 include: "workflow/rules/sample.smk"
@@ -30,6 +31,7 @@ include: "workflow/rules/demo_prior.smk"
 # the metric networks may be downloaded over); sampling and metrics go to the cluster.
 localrules:
     all,
+    input_provenance,
     dataset,
     degrade,
     metric_weights,
@@ -39,13 +41,10 @@ localrules:
     report_html,
 
 
-onstart:
-    check_weight_files()
-
-
 # Sample outputs are targets too: Snakemake ignores a deleted intermediate file whose dependents
 # are up to date (snakemake#1978), and a deleted sample output must be recomputed.
 rule all:
     input:
         "reports/report.html",
+        "results/inputs.json",
         all_shard_files("pt"),

@@ -33,10 +33,13 @@ def load_weights(
     where_to_get: str = "",
     sha256: str | None = None,
     ignore_missing: Iterable[str] = (),
+    assign: bool = False,
 ) -> None:
     """Load a raw state dict into ``module`` with strict key and shape checks.
 
     ``ignore_missing`` names buffers the module computes itself and the file need not hold.
+    ``assign``: the file's tensors replace the module's (for a module built on the meta device,
+    which skips random initialisation: every parameter comes from the file).
     """
     hint = f" ({where_to_get})" if where_to_get else ""
     if path is None or str(path) == "":
@@ -72,4 +75,4 @@ def load_weights(
         problems.append(f"{len(wrong_shape)} wrong shapes (first: {wrong_shape[:2]})")
     if problems:
         raise CheckpointError(f"{what}: {path} does not match the architecture: " + "; ".join(problems))
-    module.load_state_dict(state, strict=False)
+    module.load_state_dict(state, strict=False, assign=assign)

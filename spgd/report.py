@@ -65,14 +65,37 @@ def _metrics_html(tidy: pd.DataFrame, weights: list[dict]) -> str:
                + table if table else ""))
 
 
+def _inputs_html(inputs: list[dict]) -> str:
+    """External inputs (``spgd.fetch.provenance`` records): path, source, size, sha256."""
+    if not inputs:
+        return ""
+    def match(record):
+        return {None: "not pinned", True: "matches", False: "MISMATCH"}[record["sha256_matches"]]
+    rows = [f"<tr><td>{html.escape(r['key'])}</td><td>{html.escape(r['path'])}</td><td>{html.escape(r['source'])}</td>"
+            f"<td>{r['size']:,}{' (%d images)' % r['images'] if 'images' in r else ''}</td>"
+            f"<td><code>{html.escape(r['sha256'])}</code></td><td>{match(r)}</td></tr>" for r in inputs]
+    return ("<li>External inputs (a folder's sha256 is over its images' names and sha256s):<table><tr><th>config key</th>"
+            "<th>path</th><th>source</th><th>bytes</th><th>sha256</th><th>configured sha256</th></tr>"
+            + "".join(rows) + "</table></li>")
+
+
+BANNERS = {
+    "demo": "<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings.",
+    "paper": "<b>Paper settings</b>.",
+    "smoke": ("<b>Smoke test of the paper path</b>: the paper's architectures with <b>randomly initialised "
+              "weights</b> written by the test suite, tiny images and a few steps. The numbers say nothing "
+              "about any method; they show that every step runs."),
+}
+
+
 def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str, bytes],
-           figures: dict[str, bytes] | None = None, weights: list[dict] | None = None) -> str:
+           figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
+           inputs: list[dict] | None = None) -> str:
     """``grids``: title -> PNG bytes (ground truth | measurement | each sampler, one row per image);
     ``figures``: title -> PNG bytes of plots (ablations); ``weights``: metric network records
-    (``spgd.metrics.weights.provision``)."""
-    settings = config.get("settings", "demo")
-    banner = ("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."
-              if settings == "demo" else "<b>Paper settings</b>.")
+    (``spgd.metrics.weights.provision``); ``inputs``: external input records
+    (``spgd.fetch.provenance``)."""
+    banner = BANNERS[config.get("settings", "demo")]
     priors = "; ".join(f"{html.escape(name)}: {describe_prior(spec.get('prior', config['prior']))}"
                         for name, spec in config["datasets"].items())
     versions = stats[0]["versions"] if stats else {}
@@ -88,6 +111,7 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
         f"<li>Devices: {html.escape(', '.join(devices))}; sampling wall time {wall:.1f} s over {len(stats)} jobs; "
         f"diverged images: {diverged}</li>",
         f"<li>Versions: {html.escape(', '.join(f'{k} {v}' for k, v in versions.items()))}</li>",
+        _inputs_html(inputs or []),
         "<li>SPGD <i>released</i> steps with the raw gradient, as the published code does (its ADM "
         "momentum is computed and discarded), so it equals <i>no ADM</i>; <i>spgd_adm</i> applies the "
         "momentum as the paper describes.</li></ul>",

@@ -18,10 +18,10 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = ROOT / "config" / "test" / "tiny.yaml"
 
 
-def snakemake(workdir, *args, configfile=TINY):
+def snakemake(workdir, *args, configfile=TINY, timeout=600):
     command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
                "--configfile", str(configfile), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
 def job_counts(output: str) -> dict:
@@ -156,16 +156,53 @@ def test_invalid_config_fails_before_any_job(tmp_path, change, message):
     assert not (tmp_path / "results").exists()
 
 
-def test_missing_checkpoint_builds_the_dag_but_stops_a_real_run_at_once(tmp_path):
+def test_a_missing_checkpoint_stops_even_a_dry_run_naming_the_file_and_its_source(tmp_path):
     config = yaml.safe_load(TINY.read_text())
-    config["prior"] = {"type": "adm", "architecture": "ffhq", "checkpoint": str(tmp_path / "ffhq_10m.pt")}
+    config["prior"] = {"type": "adm", "architecture": "ffhq", "checkpoint": str(tmp_path / "ffhq_10m.pt"),
+                       "source": {"urls": ["https://example.org/ffhq_10m.pt"]}}
     bad = tmp_path / "adm.yaml"
     bad.write_text(yaml.safe_dump(config))
-    assert snakemake(tmp_path, "-n", configfile=bad).returncode == 0
-    result = snakemake(tmp_path, configfile=bad)
-    assert result.returncode != 0 and "missing weight files" in result.stderr + result.stdout
-    assert "ffhq_10m.pt" in result.stderr + result.stdout
+    for args in (["-n"], []):
+        result = snakemake(tmp_path, *args, configfile=bad)
+        output = result.stderr + result.stdout
+        assert result.returncode != 0 and "missing inputs (nothing was run; set fetch: true" in output
+        assert f"prior.checkpoint = '{tmp_path / 'ffhq_10m.pt'}'" in output
+        assert "https://example.org/ffhq_10m.pt" in output
     assert not (tmp_path / "results").exists()
+
+
+def test_fetch_true_downloads_and_unpacks_a_missing_test_set_then_records_it(tmp_path, server):
+    import hashlib
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(3):
+            png = io.BytesIO()
+            Image.fromarray(np.full((20, 20, 3), 40 * i, dtype=np.uint8)).save(png, format="PNG")
+            archive.writestr(f"test-set/{i:05d}.png", png.getvalue())
+    server.files["test-set.zip"] = buffer.getvalue()
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    config = yaml.safe_load(TINY.read_text())
+    config.update(fetch=True, prior={"type": "gmm_smooth", "side": 16},
+                  datasets={"faces": {"kind": "image_folder", "path": "data/faces", "count": 2, "image_size": 16,
+                                      "source": {"urls": [f"{server.url}/test-set.zip"], "sha256": digest}}})
+    path = tmp_path / "fetch.yaml"
+    path.write_text(yaml.safe_dump(config))
+    dry = snakemake(tmp_path, "-n", configfile=path)
+    assert dry.returncode == 0 and job_counts(dry.stdout)["fetch_datasets_faces_path"] == 1
+    result = snakemake(tmp_path, "--cores", "2", "results/data/faces/images.pt", "results/inputs.json", configfile=path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    unpacked = sorted(p.name for p in (tmp_path / "data/faces").iterdir() if not p.name.startswith("."))
+    assert unpacked == ["00000.png", "00001.png", "manifest.csv"]
+    record, = json.loads((tmp_path / "results/inputs.json").read_text())
+    assert record["source"] == f"fetched from {server.url}/test-set.zip" and record["sha256_matches"] is True
+    assert record["images"] == 2
+    again = snakemake(tmp_path, "-n", configfile=path)
+    assert "fetch_datasets_faces_path" not in job_counts(again.stdout)
 
 
 def test_ablation_grid_becomes_runs_a_table_and_a_figure(tiny_run):
@@ -179,13 +216,35 @@ def test_ablation_grid_becomes_runs_a_table_and_a_figure(tiny_run):
 
 
 @pytest.mark.parametrize("name", ["paper", "ablation"])
-def test_paper_and_ablation_configs_build_their_dag_without_checkpoints(name, tmp_path):
-    result = snakemake(ROOT, "-n", configfile=ROOT / "config" / f"{name}.yaml")
+def test_paper_and_ablation_configs_fetch_what_is_missing_and_nothing_else(name, tmp_path):
+    configfile = ROOT / "config" / f"{name}.yaml"
+    result = snakemake(tmp_path, "-n", configfile=configfile)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "extended by additional config" not in output  # the demo default must not leak in
     counts = job_counts(output)
     assert counts["sample"] == {"paper": 2 * 8 * 6 * 4, "ablation": 25 * 4 * 4}[name]
+    fetches = {job for job in counts if job.startswith("fetch_")}
+    assert fetches == {"paper": {"fetch_prior_checkpoint", "fetch_datasets_imagenet_prior_checkpoint",
+                                 "fetch_tasks_nonlinear_blur_weights", "fetch_datasets_ffhq_path",
+                                 "fetch_datasets_imagenet_path"},
+                       "ablation": {"fetch_prior_checkpoint", "fetch_datasets_ffhq_path"}}[name]
+    # every input placed by hand: no fetch job
+    from spgd.fetch import external_inputs
+
+    for item in external_inputs(yaml.safe_load(configfile.read_text())):
+        target = tmp_path / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.mkdir() if item.folder else target.write_bytes(b"placed by hand")
+    counts = job_counts(snakemake(tmp_path, "-n", configfile=configfile).stdout)
+    assert counts["sample"] > 0 and not any(job.startswith("fetch_") for job in counts)
+    # one missing, fetch: false: stops, naming it and where to get it
+    (tmp_path / "checkpoints" / "ffhq_10m.pt").unlink()
+    result = snakemake(tmp_path, "-n", "--config", "fetch=False", configfile=configfile)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "prior.checkpoint = 'checkpoints/ffhq_10m.pt'" in output
+    assert "huggingface.co/deepinv/diffunet" in output and "datasets.ffhq.path" not in output
+    assert (tmp_path / "data" / "ffhq256").is_dir()  # nothing placed by hand was touched
 
 
 def test_demo_prior_on_held_out_photos_runs_to_the_report(tmp_path):

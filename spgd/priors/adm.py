@@ -7,6 +7,8 @@ preconditioning: D(x, sigma) = x - sigma * eps(x / sqrt(1 + sigma^2), 999 t(sigm
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from .._torchvision_compat import import_torchvision
@@ -21,16 +23,19 @@ ARCHITECTURES = {
                      source="OpenAI guided-diffusion release, file 256x256_diffusion_uncond.pt"),
 }
 # Buffers deepinv's DiffUNet adds for its own denoising mode; raw checkpoints do not hold them.
-_DEEPINV_BUFFERS = ("sqrt_1m_alphas_cumprod", "sqrt_alphas_cumprod")
+DEEPINV_BUFFERS = ("sqrt_1m_alphas_cumprod", "sqrt_alphas_cumprod")
 
 
-def build_unet(architecture: str) -> torch.nn.Module:
+def build_unet(architecture: str, device: str | torch.device | None = None) -> torch.nn.Module:
+    """deepinv's DiffUNet of ``architecture``, randomly initialised; ``device="meta"`` builds only
+    its structure (seconds faster for 552.8 M parameters) for weights loaded with assign=True."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown ADM architecture {architecture!r}; expected one of {sorted(ARCHITECTURES)}")
     import_torchvision()  # deepinv imports torchvision at import time
     from deepinv.models import DiffUNet
 
-    return DiffUNet(large_model=ARCHITECTURES[architecture]["large_model"], pretrained=None)
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        return DiffUNet(large_model=ARCHITECTURES[architecture]["large_model"], pretrained=None)
 
 
 class ADMPrior(Prior):
@@ -39,14 +44,25 @@ class ADMPrior(Prior):
     def __init__(self, checkpoint: str, architecture: str = "ffhq", sha256: str | None = None):
         super().__init__()
         self.architecture = architecture
-        self.unet = build_unet(architecture)
+        self.unet = build_unet(architecture, device="meta")  # every weight comes from the file
         spec = ARCHITECTURES[architecture]
         load_weights(
             self.unet, checkpoint, what=f"adm prior ({architecture})",
-            where_to_get=spec["source"], sha256=sha256, ignore_missing=_DEEPINV_BUFFERS,
+            where_to_get=spec["source"], sha256=sha256, ignore_missing=DEEPINV_BUFFERS, assign=True,
         )
+        for name, value in zip(DEEPINV_BUFFERS, self.unet.get_alpha_prod()[-2:]):
+            self.unet.register_buffer(name, value)  # deepinv's own, computed as its __init__ does
         self.checkpoint = str(checkpoint)
         self.freeze()
+
+    @classmethod
+    def untrained(cls, architecture: str = "ffhq") -> "ADMPrior":
+        """The architecture with deepinv's random initialisation: for timing and for checking that
+        code runs at full size, never for restoring images (``checkpoint`` says "untrained")."""
+        prior = cls.__new__(cls)
+        Prior.__init__(prior)
+        prior.architecture, prior.unet, prior.checkpoint = architecture, build_unet(architecture), "untrained"
+        return prior.freeze()
 
     def _eps_and_variance(self, x: torch.Tensor, timesteps: torch.Tensor):
         if x.shape[-1] % 32 or x.shape[-2] % 32:

@@ -138,5 +138,11 @@ class Sampler:
     def total_steps(self) -> int:
         return self.steps
 
+    @property
+    def planned_nfe(self) -> tuple[int, int]:
+        """(forward, backward) network evaluations per image that ``sample`` will count; known from
+        the settings alone (a sampler built with ``prior=None`` answers it, for compute plans)."""
+        raise NotImplementedError
+
     def _run(self, operator, y, shape, noise: NoiseStreams, trace: AngleTrace | None, progress) -> SampleResult:
         raise NotImplementedError

@@ -28,6 +28,10 @@ class DAPS(Sampler):
         self.lr, self.lr_min_ratio, self.tau = float(lr), float(lr_min_ratio), float(tau)
         self.sigma_max, self.sigma_min, self.ode_sigma_min = float(sigma_max), float(sigma_min), float(ode_sigma_min)
 
+    @property
+    def planned_nfe(self) -> tuple[int, int]:
+        return self.steps * self.ode_steps, 0  # the Langevin steps never call the network
+
     @torch.no_grad()
     def _ode_x0(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         """Euler probability-flow ODE from sigma to 0 on the EDM schedule sigma..ode_sigma_min, 0."""

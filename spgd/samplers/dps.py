@@ -39,6 +39,10 @@ class DPS(Sampler):
     def total_steps(self) -> int:
         return len(self.timesteps)
 
+    @property
+    def planned_nfe(self) -> tuple[int, int]:
+        return len(self.timesteps), len(self.timesteps)
+
     def _schedule(self) -> list[tuple[float, float, float, float]]:
         """(alpha_bar, alpha_bar_prev, beta, clipped posterior log-variance) per kept step."""
         alpha_bar_full = torch.cumprod(1 - ddpm_betas(), 0)

@@ -35,6 +35,11 @@ class SPGD(Sampler):
         self.beta, self.adm, self.recompute_x0 = float(beta), adm, bool(recompute_x0)
         self.sigma_max, self.sigma_min = float(sigma_max), float(sigma_min)
 
+    @property
+    def planned_nfe(self) -> tuple[int, int]:
+        warm = self.steps * self.warmup
+        return warm + (self.steps if self.recompute_x0 else 0), warm
+
     def _run(self, operator, y, shape, noise, trace, progress):
         sigmas = annealing_sigmas(self.steps, self.sigma_max, self.sigma_min)
         factors = euler_factors(sigmas)

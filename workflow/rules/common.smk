@@ -4,46 +4,15 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from spgd.configuration import dataset_tasks, expand_ablations
+from spgd.fetch import external_inputs, missing_inputs_message
 from spgd.metrics import SET_METRICS
 from spgd.metrics.weights import WEIGHT_FILES
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
 
-def expand_ablations():
-    """Add one run per grid value to config["samplers"]; return {ablation: [(value, run)]}."""
-    grids = {}
-    for name, grid in config.get("ablations", {}).items():
-        if grid["base"] not in config["samplers"]:
-            raise ValueError(f"config ablations.{name}.base: {grid['base']!r} is not a run of 'samplers'")
-        base = config["samplers"][grid["base"]]
-        grids[name] = []
-        for value in grid["values"]:
-            params = dict(base.get("params", {}))
-            if grid["param"] == "lr_scale":
-                if "lr" not in params:
-                    raise ValueError(f"config ablations.{name}: lr_scale needs 'lr' in samplers.{grid['base']}.params")
-                task_params = {t: {**p, "lr": p["lr"] * value} if "lr" in p else p
-                               for t, p in base.get("task_params", {}).items()}
-                params["lr"] = params["lr"] * value
-            else:
-                task_params = base.get("task_params", {})
-                params[grid["param"]] = value
-            variant = base["variant"]
-            if grid["param"] == "adm":  # each SPGD variant fixes its ADM mode: pick the variant instead
-                variants = {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}
-                if value not in variants:
-                    raise ValueError(f"config ablations.{name}.values: ADM mode {value!r} is not one of "
-                                     f"{sorted(variants)} (quote 'off': YAML reads a bare off as false)")
-                variant = variants[value]
-                del params["adm"]
-            run = f"{grid['base']}_{grid['param']}={value}"
-            config["samplers"].setdefault(run, {"variant": variant, "params": params, "task_params": task_params})
-            grids[name].append((value, run))
-    return grids
-
-
-ABLATIONS = expand_ablations()
+ABLATIONS = expand_ablations(config)
 DATASETS = list(config["datasets"])
 TASKS = list(config["tasks"])
 RUNS = list(config["samplers"])
@@ -58,12 +27,23 @@ PER_SET = [m for m in config["metrics"] if m in SET_METRICS]
 WEIGHT_KEYS = [key for key, spec in WEIGHT_FILES.items() if set(spec.used_by) & set(config["metrics"])]
 
 
+def tasks_of(dataset):
+    return dataset_tasks(config, dataset)
+
+
+def operator_options(task):
+    """A task's operator options: its config entry without the weights' fetch source."""
+    return {key: value for key, value in config["tasks"][task].items() if key != "source"}
+
+
 def traced(task, run):
     return task in ANGLE_TASKS and run in ANGLE_RUNS
 
 
 def angle_figures():
-    return expand("results/figures/angles_{dataset}.png", dataset=DATASETS) if ANGLE_TASKS and ANGLE_RUNS else []
+    """One figure per dataset that runs a traced task."""
+    return [f"results/figures/angles_{dataset}.png" for dataset in DATASETS
+            if ANGLE_RUNS and set(ANGLE_TASKS) & set(tasks_of(dataset))]
 
 
 def prior_of(dataset):
@@ -87,6 +67,12 @@ def check_config():
         unknown = set(spec.get("task_params", {})) - set(TASKS)
         if unknown:
             raise ValueError(f"config samplers.{run}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
+    for name, dataset in config["datasets"].items():
+        unknown = set(dataset.get("tasks", [])) - set(TASKS)
+        if unknown:
+            raise ValueError(f"config datasets.{name}.tasks: {sorted(unknown)} are not in 'tasks'")
+    if "nonlinear_blur" in config["tasks"] and not config["tasks"]["nonlinear_blur"].get("weights"):
+        raise ValueError("config tasks.nonlinear_blur.weights: the path of BKSE's GOPRO_wVAE.pth is required")
     for key, chosen, known in (("tasks", ANGLE_TASKS, TASKS), ("samplers", ANGLE_RUNS, RUNS)):
         unknown = set(chosen) - set(known)
         if unknown:
@@ -94,6 +80,32 @@ def check_config():
 
 
 check_config()
+
+# External inputs (checkpoints, BKSE weights, image folders): the missing ones are fetched by
+# fetch_* jobs before anything uses them (fetch: true), else the workflow stops here, dry runs too.
+EXTERNAL_INPUTS = external_inputs(config)
+MISSING_INPUTS = [item for item in EXTERNAL_INPUTS if not item.present()]
+if MISSING_INPUTS and not config["fetch"]:
+    raise FileNotFoundError(missing_inputs_message(MISSING_INPUTS))
+unfetchable = [item for item in MISSING_INPUTS if not item.urls]
+if unfetchable:
+    raise FileNotFoundError("missing inputs without a configured source (nothing was run):\n"
+                            + "\n".join(f"  - {item.where_to_get()}" for item in unfetchable))
+
+
+def task_weights(task):
+    """The external weight file a task's operator reads (BKSE's model for nonlinear deblurring)."""
+    return [config["tasks"][task]["weights"]] if task == "nonlinear_blur" else []
+
+
+def prior_weights(dataset):
+    prior = prior_of(dataset)
+    return [prior["checkpoint"]] if prior["type"] in ("adm", "edm_unet") and prior.get("checkpoint") else []
+
+
+def image_folder_input(dataset):
+    spec = config["datasets"][dataset]
+    return [spec["path"]] if spec["kind"] == "image_folder" else []
 
 
 @functools.cache  # the DAG asks once per (task, run, shard): list a folder once
@@ -131,33 +143,19 @@ def metric_inputs(wildcards):
 
 
 def all_metric_tables():
-    return expand("results/{folder}/{dataset}/{task}.csv", folder=["metrics", "set_metrics"],
-                  dataset=DATASETS, task=TASKS)
+    return [f"results/{folder}/{dataset}/{task}.csv" for folder in ("metrics", "set_metrics")
+            for dataset in DATASETS for task in tasks_of(dataset)]
 
 
-def check_weight_files():
-    """Before a real run (not a dry run): every configured weight file must exist."""
-    needed = [
-        (f"prior of dataset {dataset}", prior_of(dataset)["checkpoint"])
-        for dataset in config["datasets"]
-        if prior_of(dataset)["type"] == "adm"
-        or (prior_of(dataset)["type"] == "edm_unet" and "checkpoint" in prior_of(dataset))
-    ]
-    if "nonlinear_blur" in config["tasks"]:
-        needed.append(("tasks.nonlinear_blur.weights", config["tasks"]["nonlinear_blur"].get("weights", "")))
-    missing = [f"{key} = {path!r}" for key, path in needed if not path or not Path(path).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            "missing weight files (nothing was run): " + "; ".join(missing)
-            + ". See config/README.md for where to get them."
-        )
+def all_measurements():
+    return [f"results/degraded/{dataset}/{task}/measurements.pt" for dataset in DATASETS for task in tasks_of(dataset)]
 
 
 def all_shard_files(extension):
     return [
         shard_file(dataset, task, run, shard, extension)
         for dataset in DATASETS
-        for task in TASKS
+        for task in tasks_of(dataset)
         for run in RUNS
         for shard in shards(dataset)
     ]

@@ -1,4 +1,6 @@
 rule dataset:
+    input:
+        folder=lambda wildcards: image_folder_input(wildcards.dataset),
     output:
         images="results/data/{dataset}/images.pt",
         manifest="results/data/{dataset}/manifest.csv",

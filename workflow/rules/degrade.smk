@@ -1,6 +1,7 @@
 rule degrade:
     input:
         images="results/data/{dataset}/images.pt",
+        weights=lambda wildcards: task_weights(wildcards.task),
     output:
         measurements="results/degraded/{dataset}/{task}/measurements.pt",
         preview=report(
@@ -11,7 +12,7 @@ rule degrade:
     log:
         "logs/degrade/{dataset}/{task}.log",
     params:
-        options=lambda wildcards: config["tasks"][wildcards.task],
+        options=lambda wildcards: operator_options(wildcards.task),
         seed=config["seed"],
     conda:
         "../../environment.yml"

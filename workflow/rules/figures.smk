@@ -3,6 +3,7 @@ rule angle_figure:
         lambda wildcards: [
             shard_file(wildcards.dataset, task, run, shard, "trace.csv")
             for task in ANGLE_TASKS
+            if task in tasks_of(wildcards.dataset)
             for run in ANGLE_RUNS
             for shard in shards(wildcards.dataset)
         ],

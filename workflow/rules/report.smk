@@ -6,7 +6,8 @@ rule report_html:
         ablation_plot="results/figures/ablations.png",
         angle_figures=angle_figures(),
         images=expand("results/data/{dataset}/images.pt", dataset=DATASETS),
-        measurements=expand("results/degraded/{dataset}/{task}/measurements.pt", dataset=DATASETS, task=TASKS),
+        measurements=all_measurements(),
+        external_inputs="results/inputs.json",
         restored=lambda wildcards: all_shard_files("pt"),
         stats=lambda wildcards: all_shard_files("json"),
     output:
@@ -15,6 +16,7 @@ rule report_html:
         "logs/report.log",
     params:
         config=config,
+        tasks={dataset: tasks_of(dataset) for dataset in DATASETS},
     conda:
         "../../environment.yml"
     script:

@@ -2,6 +2,7 @@ rule sample:
     input:
         images="results/data/{dataset}/images.pt",
         measurements="results/degraded/{dataset}/{task}/measurements.pt",
+        weights=lambda wildcards: prior_weights(wildcards.dataset) + task_weights(wildcards.task),
     output:
         restored="results/samples/{dataset}/{task}/{run}/shard{shard}.pt",
         stats="results/samples/{dataset}/{task}/{run}/shard{shard}.json",
@@ -11,7 +12,7 @@ rule sample:
     params:
         prior=lambda wildcards: prior_of(wildcards.dataset),
         sampler=lambda wildcards: config["samplers"][wildcards.run],
-        options=lambda wildcards: config["tasks"][wildcards.task],
+        options=lambda wildcards: operator_options(wildcards.task),
         shard_size=config["shard_size"],
         seed=config["seed"],
         runs=config["runs"],

@@ -31,7 +31,7 @@ grids = {}
 for dataset in config["datasets"]:
     data = load(f"results/data/{dataset}/images.pt")
     shown = min(MAX_IMAGES_SHOWN, len(data["ids"]))
-    for task in config["tasks"]:
+    for task in snakemake.params.tasks[dataset]:
         columns = [data["images"][:shown], load(f"results/degraded/{dataset}/{task}/measurements.pt")["y"][:shown]]
         for run in config["samplers"]:
             columns.append(first_restored(f"results/samples/{dataset}/{task}/{run}/shard", shown))
@@ -42,4 +42,6 @@ figures = {"Ablations": Path(snakemake.input.ablation_plot).read_bytes()} if len
 for path in snakemake.input.angle_figures:
     figures[f"Gradient angles: {Path(path).stem.removeprefix('angles_')}"] = Path(path).read_bytes()
 weights = json.loads(Path(snakemake.input.weights).read_text())
-Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids, figures, weights))
+inputs = json.loads(Path(snakemake.input.external_inputs).read_text())
+Path(snakemake.output[0]).write_text(render(config, pd.read_csv(snakemake.input.tidy), stats, grids, figures,
+                                            weights, inputs))

@@ -1,0 +1,194 @@
+"""Fetching external inputs against a local HTTP server (127.0.0.1, started and stopped here)."""
+
+import hashlib
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from spgd import fetch as fetch_module
+from spgd.fetch import ExternalInput, FetchError, download, external_inputs, fetch, provenance
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_fresh_download_verifies_and_renames(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    target = tmp_path / "checkpoints" / "ckpt.pt"
+    digest = download(f"{server.url}/ckpt.pt", target, sha256=sha(PAYLOAD), size=len(PAYLOAD), progress=False)
+    assert digest == sha(PAYLOAD) and target.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in target.parent.iterdir()) == ["ckpt.pt"]  # no .part left
+
+
+def test_a_cut_transfer_resumes_with_a_range_request(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    server.cut["ckpt.pt"] = 300_000
+    target = tmp_path / "ckpt.pt"
+    download(f"{server.url}/ckpt.pt", target, sha256=sha(PAYLOAD), progress=False)
+    assert target.read_bytes() == PAYLOAD
+    assert server.requests == [("ckpt.pt", None), ("ckpt.pt", "bytes=300000-")]
+
+
+def test_a_part_file_left_by_an_earlier_run_is_resumed(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    target = tmp_path / "ckpt.pt"
+    (tmp_path / "ckpt.pt.part").write_bytes(PAYLOAD[:123_456])
+    download(f"{server.url}/ckpt.pt", target, sha256=sha(PAYLOAD), progress=False)
+    assert target.read_bytes() == PAYLOAD and server.requests == [("ckpt.pt", "bytes=123456-")]
+
+
+def test_wrong_sha256_says_expected_and_got_and_keeps_nothing(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    target = tmp_path / "ckpt.pt"
+    with pytest.raises(FetchError, match=f"expected sha256 {'0' * 64}, got {sha(PAYLOAD)}"):
+        download(f"{server.url}/ckpt.pt", target, sha256="0" * 64, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FetchError, match=f"expected 5 bytes, got {len(PAYLOAD)}"):
+        download(f"{server.url}/ckpt.pt", target, size=5, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_404_and_server_down_name_the_url_and_where_to_place_the_file(tmp_path, server):
+    item = ExternalInput(key="prior.checkpoint", path=str(tmp_path / "ckpt.pt"), urls=(f"{server.url}/gone.pt",))
+    with pytest.raises(FetchError) as error:
+        fetch(item, progress=False)
+    message = str(error.value)
+    assert f"{server.url}/gone.pt: HTTP 404" in message and f"prior.checkpoint = '{tmp_path / 'ckpt.pt'}'" in message
+    assert "place the file by hand" in message
+    down_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    item = ExternalInput(key="prior.checkpoint", path=str(tmp_path / "ckpt.pt"), urls=(f"{down_url}/ckpt.pt",))
+    with pytest.raises(FetchError, match=f"{down_url}/ckpt.pt: cannot connect"):
+        fetch(item, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_timeout_names_the_url(tmp_path, monkeypatch):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    monkeypatch.setattr(fetch_module, "TIMEOUT_S", 0.5)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ckpt.pt"
+    try:
+        with pytest.raises(FetchError, match=f"{url}: .*timed out"):
+            download(url, tmp_path / "ckpt.pt", progress=False)
+    finally:
+        listener.close()
+    assert not (tmp_path / "ckpt.pt").exists()
+
+
+def test_the_second_url_is_tried_and_the_source_recorded(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    item = ExternalInput(key="prior.checkpoint", path=str(tmp_path / "ckpt.pt"),
+                         urls=(f"{server.url}/missing.pt", f"{server.url}/ckpt.pt"), sha256=sha(PAYLOAD))
+    record = fetch(item, progress=False)
+    assert record["source"] == f"fetched from {server.url}/ckpt.pt" and record["sha256"] == sha(PAYLOAD)
+    assert record["sha256_matches"] is True and record["size"] == len(PAYLOAD)
+    assert json.loads((tmp_path / "ckpt.pt.source.json").read_text())["url"] == f"{server.url}/ckpt.pt"
+    server.requests.clear()
+    assert fetch(item, progress=False) == record and server.requests == []  # second run: nothing
+
+
+def test_a_file_placed_by_hand_is_never_overwritten(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    mine = tmp_path / "ckpt.pt"
+    mine.write_bytes(b"my own checkpoint")
+    item = ExternalInput(key="prior.checkpoint", path=str(mine), urls=(f"{server.url}/ckpt.pt",))
+    record = fetch(item, progress=False)
+    assert mine.read_bytes() == b"my own checkpoint" and server.requests == []
+    assert record["source"] == "placed by hand" and record["sha256"] == sha(b"my own checkpoint")
+    assert record["sha256_matches"] is None  # no sha256 configured
+
+
+def png_bytes(value):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), value, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_archive_is_unpacked_first_count_images_sorted_with_a_manifest(tmp_path, server):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, value in [("test-ffhq/00003.png", 3), ("test-ffhq/00000.png", 0), ("test-ffhq/00001.png", 1),
+                            ("__MACOSX/test-ffhq/._00000.png", 9), ("test-ffhq/readme.txt", 7)]:
+            archive.writestr(name, png_bytes(value) if name.endswith(".png") else b"text")
+        archive.writestr("../evil.png", png_bytes(5))  # never written outside the folder
+    server.files["test.zip"] = buffer.getvalue()
+    folder = tmp_path / "data" / "ffhq256"
+    item = ExternalInput(key="datasets.ffhq.path", path=str(folder), urls=(f"{server.url}/test.zip",),
+                         folder=True, count=2, sha256=sha(buffer.getvalue()))
+    record = fetch(item, progress=False)
+    assert sorted(p.name for p in folder.iterdir()) == ["00000.png", "00001.png", "manifest.csv"]
+    assert np.asarray(Image.open(folder / "00001.png"))[0, 0, 0] == 1
+    manifest = (folder / "manifest.csv").read_text().splitlines()
+    assert manifest[0] == "file,member,sha256" and manifest[1].startswith("00000.png,test-ffhq/00000.png,")
+    assert record["images"] == 2 and record["archive_sha256"] == sha(buffer.getvalue())
+    assert record["sha256_matches"] is True and record["source"] == f"fetched from {server.url}/test.zip"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["ffhq256", "ffhq256.source.json"]
+    assert not (tmp_path / "evil.png").exists()
+    server.requests.clear()
+    fetch(item, progress=False)
+    assert server.requests == []
+
+
+def test_an_archive_with_too_few_images_leaves_no_folder(tmp_path, server):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.png", png_bytes(1))
+    server.files["test.zip"] = buffer.getvalue()
+    folder = tmp_path / "images"
+    item = ExternalInput(key="datasets.x.path", path=str(folder), urls=(f"{server.url}/test.zip",), folder=True, count=3)
+    with pytest.raises(FetchError, match="1 images, 3 asked for"):
+        fetch(item, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gdrive_sources_go_through_gdown(tmp_path, monkeypatch):
+    import types
+
+    calls = []
+
+    def fake_download(id, output, quiet, resume):
+        calls.append((id, resume))
+        open(output, "wb").write(PAYLOAD)
+        return output
+
+    monkeypatch.setitem(__import__("sys").modules, "gdown", types.SimpleNamespace(download=fake_download))
+    digest = download("gdrive:FILEID", tmp_path / "w.pth", sha256=sha(PAYLOAD), progress=False)
+    assert digest == sha(PAYLOAD) and calls == [("FILEID", True)]
+
+
+def test_external_inputs_of_the_paper_config():
+    import yaml
+
+    config = yaml.safe_load(open("config/paper.yaml"))
+    items = {item.key: item for item in external_inputs(config)}
+    assert set(items) == {"prior.checkpoint", "datasets.imagenet.prior.checkpoint", "datasets.ffhq.path",
+                          "datasets.imagenet.path", "tasks.nonlinear_blur.weights"}
+    assert items["datasets.ffhq.path"].folder and items["datasets.ffhq.path"].count == 100
+    for item in items.values():
+        assert item.urls, item.key
+        assert all(url.startswith(("https://", "gdrive:")) for url in item.urls)
+
+
+def test_provenance_of_a_hand_placed_folder(tmp_path):
+    for value in (1, 2):
+        (tmp_path / f"{value}.png").write_bytes(png_bytes(value))
+    record = provenance(ExternalInput(key="datasets.x.path", path=str(tmp_path), folder=True))
+    assert record["source"] == "placed by hand" and record["images"] == 2 and len(record["sha256"]) == 64

@@ -1,0 +1,7 @@
+import sys
+
+from spgd.fetch import fetch
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+record = fetch(snakemake.params.item)
+print(f"{record['path']}: {record['source']}, {record['size']} bytes, sha256 {record['sha256']}", file=sys.stderr)
