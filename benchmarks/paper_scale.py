@@ -97,7 +97,7 @@ def main():
                     full_wall = wall * full_steps / args.steps
                     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
                     print(f"{architecture:9s} {sampler_name:7s} {batch:5d} {batch / full_wall:9.4f} "
-                          f"{full_wall / batch:9.1f} {peak:9.2f} {1000 * t_forward_backward:11.1f} {wall / bare:6.3f}",
+                          f"{full_wall / batch:9.1f} {peak:9.2f} {1000 * t_forward_backward:11.1f} {wall / bare if bare else float('nan'):6.3f}",
                           flush=True)
             except torch.OutOfMemoryError:
                 print(f"{architecture:9s} {'all':7s} {batch:5d} out of device memory: skipped", flush=True)

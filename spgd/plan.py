@@ -149,7 +149,7 @@ def plan(config: dict, device: str | None = None, batch: int | None = None, cost
 
 
 def with_totals(table: pd.DataFrame) -> pd.DataFrame:
-    total = table[COLUMNS[3:]].sum().to_dict()
+    total = table[COLUMNS[3:]].sum(skipna=False).to_dict()  # hours unknown anywhere: unknown in all
     table = pd.concat([table, pd.DataFrame([dict(dataset="total", sampler="", variant="", **total)])],
                       ignore_index=True)
     return table.astype({column: int for column in COLUMNS[3:-1]})
