@@ -16,10 +16,10 @@ in memory is reported and skipped.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from spgd.devices import denoiser_seconds, timed
 from spgd.operators import make_operator
 from spgd.priors.adm import ARCHITECTURES, ADMPrior
 from spgd.samplers import make_sampler
@@ -29,34 +29,6 @@ PAPER = {  # name: (full settings, outer steps of a full run)
     "dps": (dict(steps=1000, zeta=0.3), 1000),
     "daps": (dict(steps=200, ode_steps=5, langevin_steps=100, lr=1e-4), 200),
 }
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device) -> float:
-    synchronize(device)
-    start = time.perf_counter()
-    fn()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def unet_seconds(prior, x, device, repeats=3) -> tuple[float, float]:
-    """(forward, forward+backward) seconds of one denoiser call on the batch ``x``."""
-    def forward():
-        with torch.no_grad():
-            prior.denoise(x, 1.0)
-
-    def forward_backward():
-        inputs = x.detach().requires_grad_(True)
-        torch.autograd.grad(prior.denoise(inputs, 1.0).square().sum(), inputs)
-
-    forward_backward()  # warm-up
-    return (min(timed(forward, device) for _ in range(repeats)),
-            min(timed(forward_backward, device) for _ in range(repeats)))
 
 
 def main():
@@ -82,7 +54,7 @@ def main():
         for batch in args.batches:
             try:
                 x = torch.randn(batch, 3, args.size, args.size, device=device)
-                t_forward, t_forward_backward = unet_seconds(prior, x, device)
+                t_forward, t_forward_backward = denoiser_seconds(prior, x)
                 op = make_operator(args.task, args.size, list(range(batch)), seed=0).to(device)
                 y = op.measure(x.clamp(-1, 1))
                 for sampler_name, (settings, full_steps) in PAPER.items():
@@ -90,9 +62,8 @@ def main():
                     sampler = make_sampler(sampler_name, prior, **short)
                     if device.type == "cuda":
                         torch.cuda.reset_peak_memory_stats(device)
-                    result = {}
-                    wall = timed(lambda: result.update(r=sampler.sample(op, y, list(range(batch)))), device)
-                    nfe_forward, nfe_backward = result["r"].nfe_forward, result["r"].nfe_backward
+                    wall, result = timed(lambda: sampler.sample(op, y, list(range(batch))), device)
+                    nfe_forward, nfe_backward = result.nfe_forward, result.nfe_backward
                     bare = nfe_backward * t_forward_backward + (nfe_forward - nfe_backward) * t_forward
                     full_wall = wall * full_steps / args.steps
                     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")

@@ -19,6 +19,7 @@ import time
 import torch
 from torch import nn
 
+from spgd.devices import timed
 from spgd.operators import make_operator
 from spgd.priors import Prior
 from spgd.samplers import make_sampler
@@ -45,18 +46,6 @@ class SmallCNNPrior(Prior):
     def denoise(self, x, sigma):
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
         return x - sigma * 0.01 * self.net(x / torch.sqrt(1 + sigma**2))
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, device, clock) -> tuple[float, object]:
-    start = clock()
-    value = fn()
-    synchronize(device)
-    return clock() - start, value
 
 
 def main():

@@ -3,6 +3,8 @@ grids expanded into sampler configurations, and the tasks each dataset runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # each SPGD variant fixes its ADM mode: an ADM ablation picks the variant instead
 ADM_VARIANTS = {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}
 
@@ -45,3 +47,21 @@ def dataset_tasks(config: dict, dataset: str) -> list[str]:
     """The tasks run on ``dataset`` (its ``tasks``, default all), in the order of ``tasks``."""
     chosen = config["datasets"][dataset].get("tasks", list(config["tasks"]))
     return [task for task in config["tasks"] if task in chosen]
+
+
+def prior_of(config: dict, dataset: str) -> dict:
+    """The prior that restores ``dataset``: its own ``prior``, else the config's."""
+    return config["datasets"][dataset].get("prior", config["prior"])
+
+
+def image_count(config: dict, dataset: str) -> int:
+    """Images of ``dataset``: its ``count``, else those in its folder from ``start`` on."""
+    spec = config["datasets"][dataset]
+    if "count" in spec:
+        return spec["count"]
+    from .data import list_images
+
+    if not Path(spec["path"]).is_dir():
+        raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
+                         "(give 'count' to plan the DAG without the images)")
+    return len(list_images(spec["path"])) - spec.get("start", 0)

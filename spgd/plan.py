@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 import yaml
 
-from .configuration import dataset_tasks, expand_ablations
+from .configuration import dataset_tasks, expand_ablations, image_count, prior_of
+from .devices import denoiser_seconds
 from .samplers import make_sampler
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -46,19 +46,6 @@ def load_config(path: str | Path) -> dict:
     return config
 
 
-def image_count(config: dict, dataset: str) -> int:
-    spec = config["datasets"][dataset]
-    if "count" in spec:
-        return spec["count"]
-    from .data import list_images
-
-    return len(list_images(spec["path"])) - spec.get("start", 0)
-
-
-def prior_of(config: dict, dataset: str) -> dict:
-    return config["datasets"][dataset].get("prior", config["prior"])
-
-
 def _timing_prior(spec: dict):
     """The configured prior's architecture for timing: random weights for guided-diffusion
     checkpoints (never used to restore anything), the real prior otherwise."""
@@ -77,28 +64,8 @@ def measure_cost(spec: dict, image_size: int, device: str, batch: int, repeats: 
     warm-up call."""
     prior = _timing_prior(spec).to(device)
     shape = tuple(prior.shape) if spec["type"] == "gmm_smooth" else (3, image_size, image_size)
-    x = torch.randn(batch, *shape, device=device)
-
-    def timed(backward: bool) -> float:
-        times = []
-        for _ in range(repeats + 1):
-            inputs = x.clone().requires_grad_(backward)
-            synchronize(device)
-            start = time.perf_counter()
-            with torch.set_grad_enabled(backward):
-                out = prior.denoise(inputs, 1.0)
-                if backward:
-                    out.sum().backward()
-            synchronize(device)
-            times.append(time.perf_counter() - start)
-        return min(times[1:]) / batch
-
-    return dict(forward=timed(False), forward_backward=timed(True))
-
-
-def synchronize(device: str) -> None:
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize(device)
+    forward, forward_backward = denoiser_seconds(prior, torch.randn(batch, *shape, device=device), repeats)
+    return dict(forward=forward / batch, forward_backward=forward_backward / batch)
 
 
 def cost_key(spec: dict, image_size: int, device: str, batch: int) -> str:

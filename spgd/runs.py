@@ -8,15 +8,10 @@ restorations per image (``repeats``), restoration r > 0 adds ("repeat", r) to th
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import platform
 import resource
-import tempfile
 import time
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .data import to_uint8
+from .devices import claimed_device
 from .operators import make_operator
 from .priors import make_prior
 from .samplers import make_sampler
@@ -42,59 +38,6 @@ def sampler_settings(sampler_spec: dict, task: str) -> dict:
 
 def shard_indices(total: int, shard: int, shard_size: int) -> list[int]:
     return list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
-
-
-def pick_device(requested: str) -> torch.device:
-    """The configured device, checked; see ``claimed_device`` for "cuda" on several GPUs."""
-    device = torch.device(requested)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {requested!r} was configured but CUDA is not available on this machine")
-    return device
-
-
-GPU_LOCK_DIR = Path(tempfile.gettempdir()) / "spgd-gpu-locks"
-
-
-@contextlib.contextmanager
-def claim_gpu(visible: list[str], lock_dir: Path = GPU_LOCK_DIR, timeout: float | None = None):
-    """Hold an exclusive lock on one of the ``visible`` GPUs (ids as in CUDA_VISIBLE_DEVICES) for
-    the job's lifetime; yields its index among them. Snakemake assigns no GPU ids, but with
-    ``--resources gpu=N`` at most N jobs hold one, so a free GPU is found; the locks are per
-    machine (flock, released when the process ends, even if it crashes)."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    while True:
-        for index, gpu in enumerate(visible):
-            handle = open(lock_dir / f"gpu-{gpu}.lock", "w")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                yield index
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
-            return
-        if timeout is not None and time.monotonic() - start > timeout:
-            raise TimeoutError(f"no free GPU among {visible} after {timeout} s (locks in {lock_dir})")
-        time.sleep(0.5)
-
-
-@contextlib.contextmanager
-def claimed_device(requested: str):
-    """The device a job runs on. "cuda" with several visible GPUs: a free one, claimed for the
-    job's lifetime (``claim_gpu``); "cuda:K", a single GPU and the CPU: as configured. Honours
-    CUDA_VISIBLE_DEVICES (a job restricted to one GPU uses that one)."""
-    device = pick_device(requested)
-    count = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.type != "cuda" or device.index is not None or count <= 1:
-        yield device
-        return
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(count)))).split(",")[:count]
-    with claim_gpu(visible) as index:
-        yield torch.device("cuda", index)
 
 
 def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,

@@ -5,7 +5,7 @@ import multiprocessing
 import pytest
 import torch
 
-from spgd.runs import claim_gpu, claimed_device
+from spgd.devices import claim_gpu, claimed_device
 
 
 def test_concurrent_jobs_claim_different_gpus_and_release_them(tmp_path):

@@ -186,6 +186,16 @@ def test_nfe_counts(gmm):
     assert (r.nfe_forward, r.nfe_backward) == (30, 0)
 
 
+
+@pytest.mark.parametrize("name", ["spgd", "dps", "daps"])
+def test_one_step_evaluates_the_prior_as_planned(gmm, name):
+    op, y = small_problem(gmm)
+    sampler = make_sampler(name, gmm, steps=1)
+    r = run(sampler, op, y)
+    assert (r.nfe_forward, r.nfe_backward) == sampler.planned_nfe and r.nfe_forward >= 1
+    assert torch.isfinite(r.x).all()
+
+
 SAMPLER_SETTINGS = {
     "spgd": dict(steps=10, warmup=2),
     "spgd_adm": dict(steps=10, warmup=3),

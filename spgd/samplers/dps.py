@@ -50,8 +50,10 @@ class DPS(Sampler):
         alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
         betas = 1 - alpha_bar / alpha_bar_prev
         posterior_variance = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        # guided-diffusion clips the first (zero) posterior variance to the second one in log space
-        log_variance = torch.log(torch.cat([posterior_variance[1:2], posterior_variance[1:]]))
+        # guided-diffusion clips the first (zero) posterior variance to the second one in log space;
+        # a single step adds no noise, so its (zero) variance is never used
+        first = posterior_variance[1:2] if len(posterior_variance) > 1 else posterior_variance
+        log_variance = torch.log(torch.cat([first, posterior_variance[1:]]))
         return list(zip(alpha_bar.tolist(), alpha_bar_prev.tolist(), betas.tolist(), log_variance.tolist()))
 
     def _run(self, operator, y, shape, noise, trace, progress):

@@ -1,9 +1,9 @@
 import functools
 import math
-from pathlib import Path
 
 from snakemake.utils import validate
 
+from spgd import configuration
 from spgd.configuration import dataset_tasks, expand_ablations
 from spgd.fetch import external_inputs, missing_inputs_message
 from spgd.metrics import SET_METRICS
@@ -47,7 +47,7 @@ def angle_figures():
 
 
 def prior_of(dataset):
-    return config["datasets"][dataset].get("prior", config["prior"])
+    return configuration.prior_of(config, dataset)
 
 
 def check_config():
@@ -110,15 +110,7 @@ def image_folder_input(dataset):
 
 @functools.cache  # the DAG asks once per (task, run, shard): list a folder once
 def image_count(dataset):
-    spec = config["datasets"][dataset]
-    if "count" in spec:
-        return spec["count"]
-    from spgd.data import list_images
-
-    if not Path(spec["path"]).is_dir():
-        raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
-                         "(give 'count' to plan the DAG without the images)")
-    return len(list_images(spec["path"])) - spec["start"]
+    return configuration.image_count(config, dataset)
 
 
 def shards(dataset):
