@@ -44,7 +44,7 @@ benchmark: $(STAMP)
 # Compute plan of a config: make plan CONFIG=config/paper.yaml [DEVICE=cuda]
 CONFIG ?= config/paper.yaml
 plan: $(STAMP)
-	$(PY) -m spgd.plan --configfile $(CONFIG) $(if $(DEVICE),--device $(DEVICE))
+	$(PY) -m spgd.pipeline.plan --configfile $(CONFIG) $(if $(DEVICE),--device $(DEVICE))
 
 clean:
 	rm -rf $(VENV) results reports logs .snakemake .pytest_cache

@@ -6,7 +6,7 @@
 2. SPGD with the demo settings on SR x4 and on random inpainting against bicubic upsampling and a
    masked-neighbour fill, both computed from the same measurement: on the demo's own views and on
    held-out views 12 onwards (views 4-11 tuned the demo's step sizes). Each image is restored
-   ``--samples`` times through the workflow's own path (``spgd.runs.restore_shard``; sample 0 is
+   ``--samples`` times through the workflow's own path (``spgd.pipeline.steps.restore_shard``; sample 0 is
    the demo's), and three numbers are printed: the demo's sample, the PSNR of one sample averaged
    over the seeds, and the PSNR of the mean of the samples (an estimate of the posterior mean).
    For an exact posterior sampler one sample's squared error is twice the posterior mean's
@@ -28,13 +28,13 @@ import numpy as np
 import torch
 import yaml
 
-from spgd.baselines import SKIMAGE_DENOISERS, bicubic_upsample, masked_neighbour_fill, skimage_denoise
+from spgd.demo.baselines import SKIMAGE_DENOISERS, bicubic_upsample, masked_neighbour_fill, skimage_denoise
 from spgd.metrics import psnr
 from spgd.operators import make_operator
-from spgd.photos import HELD_OUT, CropSampler, held_out_views
+from spgd.demo.photos import HELD_OUT, CropSampler, held_out_views
 from spgd.priors import make_prior
-from spgd.runs import restore_shard
-from spgd.training import EVAL_SIGMAS, denoising_psnr, noisy_copy
+from spgd.pipeline.steps import restore_shard
+from spgd.demo.training import EVAL_SIGMAS, denoising_psnr, noisy_copy
 
 STRENGTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
 FIRST_UNTUNED_VIEW = 12  # views 0-3 are the demo, views 4-11 tuned its step sizes
@@ -67,7 +67,7 @@ def restoration_table(prior_spec: dict, images: torch.Tensor, ids: list[str], co
         options = config["tasks"].get(task, {})
         op = make_operator(task, images.shape[-1], ids, config["seed"], channels=images.shape[1], **options)
         with torch.no_grad():
-            y = op.measure(images)  # what the workflow's degrade rule writes (spgd.runs.degrade)
+            y = op.measure(images)  # what the workflow's degrade rule writes (spgd.pipeline.steps.degrade)
         baseline = bicubic_upsample(y, op.factor) if task == "sr4" else masked_neighbour_fill(y, op.params)
         restored, _, _ = restore_shard(prior_spec, spec, task, options, ids, y, images.shape[-1], images.shape[1],
                                        config["seed"], repeats=samples)

@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from spgd.baselines import bicubic_upsample, masked_neighbour_fill
+from spgd.demo.baselines import bicubic_upsample, masked_neighbour_fill
 from spgd.checkpoints import CheckpointError, sha256_of
 from spgd.metrics import psnr
 from spgd.operators import make_operator
-from spgd.photos import HELD_OUT, MIN_VIEW_STD, PHOTOS, TRAINING, CropSampler, held_out_views
+from spgd.demo.photos import HELD_OUT, MIN_VIEW_STD, PHOTOS, TRAINING, CropSampler, held_out_views
 from spgd.priors import make_prior
 from spgd.priors.unet import DEMO_CHECKPOINT, DEMO_SHA256, EDMDenoiser, EDMUNetPrior
-from spgd.training import denoising_psnr, train_demo_prior
+from spgd.demo.training import denoising_psnr, train_demo_prior
 
 
 @pytest.fixture(scope="module")

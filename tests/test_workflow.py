@@ -230,7 +230,7 @@ def test_paper_and_ablation_configs_fetch_what_is_missing_and_nothing_else(name,
                                  "fetch_datasets_imagenet_path"},
                        "ablation": {"fetch_prior_checkpoint", "fetch_datasets_ffhq_path"}}[name]
     # every input placed by hand: no fetch job
-    from spgd.fetch import external_inputs
+    from spgd.pipeline.fetch import external_inputs
 
     for item in external_inputs(yaml.safe_load(configfile.read_text())):
         target = tmp_path / item.path

@@ -3,9 +3,9 @@ import math
 
 from snakemake.utils import validate
 
-from spgd import configuration
-from spgd.configuration import dataset_tasks, expand_ablations
-from spgd.fetch import external_inputs, missing_inputs_message
+from spgd.pipeline import config as configuration
+from spgd.pipeline.config import dataset_tasks, expand_ablations
+from spgd.pipeline.fetch import external_inputs, missing_inputs_message
 from spgd.metrics import SET_METRICS
 from spgd.metrics.weights import WEIGHT_FILES
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from spgd.figures import plot_angles
+from spgd.reporting.figures import plot_angles
 
 sys.stderr = open(snakemake.log[0], "w")
 parts = []

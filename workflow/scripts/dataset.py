@@ -4,7 +4,7 @@ import sys
 import torch
 
 from spgd.data import image_folder, mixture_samples
-from spgd.photos import held_out_views
+from spgd.demo.photos import held_out_views
 from spgd.priors import make_prior
 
 sys.stderr = open(snakemake.log[0], "w")

@@ -2,7 +2,8 @@ import sys
 
 import torch
 
-from spgd.runs import degrade, image_grid
+from spgd.pipeline.steps import degrade
+from spgd.reporting.images import image_grid
 
 sys.stderr = open(snakemake.log[0], "w")
 data = torch.load(snakemake.input.images, weights_only=True)

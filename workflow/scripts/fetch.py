@@ -1,6 +1,6 @@
 import sys
 
-from spgd.fetch import fetch
+from spgd.pipeline.fetch import fetch
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 record = fetch(snakemake.params.item)

@@ -1,7 +1,7 @@
 import json
 import sys
 
-from spgd.fetch import provenance
+from spgd.pipeline.fetch import provenance
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 records = [provenance(item) for item in snakemake.params.external]

@@ -9,7 +9,7 @@ import torch
 from spgd.data import export_pngs
 from spgd.metrics import unavailable_metrics
 from spgd.metrics.evaluate import score_images, score_sets
-from spgd.tables import PER_IMAGE_COLUMNS, SET_COLUMNS
+from spgd.reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS
 
 sys.stderr = open(snakemake.log[0], "w")
 torch.set_num_threads(snakemake.threads)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from spgd.report import png_bytes, render
-from spgd.runs import image_grid
+from spgd.reporting.images import image_grid, png_bytes
+from spgd.reporting.report import render
 
 MAX_IMAGES_SHOWN = 4
 

@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 import torch
 
-from spgd.runs import restore_shard, shard_indices
+from spgd.pipeline.steps import restore_shard, shard_indices
 from spgd.samplers.base import TRACE_COLUMNS
 
 sys.stderr = open(snakemake.log[0], "w")

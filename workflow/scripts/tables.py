@@ -2,8 +2,8 @@ import sys
 
 import pandas as pd
 
-from spgd.figures import plot_ablations
-from spgd.tables import ablation_table, result_tables, summarise, to_latex, to_markdown
+from spgd.reporting.figures import plot_ablations
+from spgd.reporting.tables import ablation_table, result_tables, summarise, to_latex, to_markdown
 
 sys.stderr = open(snakemake.log[0], "w")
 read = lambda paths: pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else None

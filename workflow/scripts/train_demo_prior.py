@@ -4,7 +4,7 @@ import sys
 import torch
 
 from spgd.checkpoints import sha256_of
-from spgd.training import model_card, train_demo_prior
+from spgd.demo.training import model_card, train_demo_prior
 
 sys.stderr = open(snakemake.log[0], "w")
 log = lambda message: print(message, file=sys.stderr, flush=True)

@@ -33,8 +33,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from .checkpoints import sha256_of
-from .data import IMAGE_SUFFIXES, list_images
+from ..checkpoints import sha256_of
+from ..data import IMAGE_SUFFIXES, list_images
 
 TIMEOUT_S = 60
 ATTEMPTS = 3  # transfers per URL: the first, then resumes after a cut

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .metrics import LABELS
+from ..metrics import LABELS
 
 ANGLE_COLUMNS = {
     "angle_prior_likelihood": ("angle(g_d, g_l)", "tab:blue"),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 
 import pandas as pd
 import yaml
 
-from .metrics import DESCRIPTIONS, LABELS
+from ..metrics import DESCRIPTIONS, LABELS
 from .tables import formatted_cells, result_tables
 
 STYLE = ("body{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em}"
@@ -66,7 +65,7 @@ def _metrics_html(tidy: pd.DataFrame, weights: list[dict]) -> str:
 
 
 def _inputs_html(inputs: list[dict]) -> str:
-    """External inputs (``spgd.fetch.provenance`` records): path, source, size, sha256."""
+    """External inputs (``spgd.pipeline.fetch.provenance`` records): path, source, size, sha256."""
     if not inputs:
         return ""
     def match(record):
@@ -94,7 +93,7 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
     """``grids``: title -> PNG bytes (ground truth | measurement | each sampler, one row per image);
     ``figures``: title -> PNG bytes of plots (ablations); ``weights``: metric network records
     (``spgd.metrics.weights.provision``); ``inputs``: external input records
-    (``spgd.fetch.provenance``)."""
+    (``spgd.pipeline.fetch.provenance``)."""
     banner = BANNERS[config.get("settings", "demo")]
     priors = "; ".join(f"{html.escape(name)}: {describe_prior(spec.get('prior', config['prior']))}"
                         for name, spec in config["datasets"].items())
@@ -138,9 +137,3 @@ def render(config: dict, tidy: pd.DataFrame, stats: list[dict], grids: dict[str,
         parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='{png_data_uri(png)}'>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
-
-
-def png_bytes(save) -> bytes:
-    buffer = io.BytesIO()
-    save(buffer)
-    return buffer.getvalue()

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from .metrics import FORMATS, HIGHER_IS_BETTER, LABELS
+from ..metrics import FORMATS, HIGHER_IS_BETTER, LABELS
 
 KEYS = ["dataset", "task", "sampler"]
 PER_IMAGE_COLUMNS = [*KEYS, "image", "repeat", "diverged", "metric", "value", "unavailable"]

@@ -2,7 +2,7 @@
 restorations, the prior's network evaluations (NFE) forward and backward, and device-hours from
 a per-evaluation cost measured on this device.
 
-``python -m spgd.plan --configfile config/paper.yaml`` prints it (``make plan CONFIG=...``).
+``python -m spgd.pipeline.plan --configfile config/paper.yaml`` prints it (``make plan CONFIG=...``).
 The cost of one evaluation of the prior (forward alone, and forward with the backward pass that
 guidance needs) is measured with random weights of the configured architecture at the dataset's
 image size, once per (architecture, size, device, batch), and cached. NFE counts the prior only:
@@ -20,11 +20,11 @@ import pandas as pd
 import torch
 import yaml
 
-from .configuration import dataset_tasks, expand_ablations, image_count, prior_of
-from .devices import denoiser_seconds
-from .samplers import make_sampler
+from .config import dataset_tasks, expand_ablations, image_count, prior_of
+from ..devices import denoiser_seconds
+from ..samplers import make_sampler
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 COST_CACHE = Path(".cache") / "spgd" / "nfe_costs.json"
 COLUMNS = ["dataset", "sampler", "variant", "jobs", "restorations", "nfe_forward", "nfe_backward", "device_hours"]
 
@@ -50,10 +50,10 @@ def _timing_prior(spec: dict):
     """The configured prior's architecture for timing: random weights for guided-diffusion
     checkpoints (never used to restore anything), the real prior otherwise."""
     if spec["type"] == "adm":
-        from .priors.adm import ADMPrior
+        from ..priors.adm import ADMPrior
 
         return ADMPrior.untrained(spec.get("architecture", "ffhq"))
-    from .priors import make_prior
+    from ..priors import make_prior
 
     return make_prior(spec)
 

@@ -18,9 +18,9 @@ from importlib import metadata
 import numpy as np
 import torch
 
-from .metrics import psnr
+from ..metrics import psnr
 from .photos import HELD_OUT, PHOTOS, TRAINING, CropSampler
-from .priors.unet import DEMO_ARCHITECTURE, SIGMA_DATA, EDMDenoiser
+from ..priors.unet import DEMO_ARCHITECTURE, SIGMA_DATA, EDMDenoiser
 
 DEFAULTS = dict(steps=10_000, batch=32, crop=32, lr=2e-3, warmup=200, ema=0.999, p_mean=-1.2, p_std=1.2)
 EVAL_SIGMAS = (0.05, 0.1, 0.2, 0.5)  # noise std in [0, 1] units (x2 in the model's [-1, 1] units)

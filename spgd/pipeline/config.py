@@ -59,7 +59,7 @@ def image_count(config: dict, dataset: str) -> int:
     spec = config["datasets"][dataset]
     if "count" in spec:
         return spec["count"]
-    from .data import list_images
+    from ..data import list_images
 
     if not Path(spec["path"]).is_dir():
         raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "

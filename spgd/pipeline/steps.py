@@ -13,17 +13,14 @@ import resource
 import time
 from importlib import metadata
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from .data import to_uint8
-from .devices import claimed_device
-from .operators import make_operator
-from .priors import make_prior
-from .samplers import make_sampler
-from .seeding import derive_seed
+from ..devices import claimed_device
+from ..operators import make_operator
+from ..priors import make_prior
+from ..samplers import make_sampler
+from ..seeding import derive_seed
 
 
 def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, seed: int) -> torch.Tensor:
@@ -96,25 +93,3 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return out
-
-
-def _display_tile(image: torch.Tensor, size: int) -> np.ndarray:
-    """uint8 HxWx3 tile; images outside [-1, 1] (amplitudes, NaN) are min-max rescaled."""
-    image = image.detach().double().cpu()
-    if image.min() < -1 or image.max() > 1 or not torch.isfinite(image).all():
-        finite = torch.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
-        image = (finite - finite.min()) / (finite.max() - finite.min() + 1e-12) * 2 - 1
-    array = to_uint8(image)
-    tile = Image.fromarray(np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array)
-    return np.asarray(tile.resize((size, size), Image.NEAREST))
-
-
-def image_grid(rows: list[list[torch.Tensor]], path, tile: int = 64, gap: int = 2) -> None:
-    """Save a PNG grid: one row per list, each image (C, H, W) shown as a ``tile``-px square."""
-    width = len(rows[0]) * (tile + gap) - gap
-    canvas = np.full((len(rows) * (tile + gap) - gap, width, 3), 255, dtype=np.uint8)
-    for r, row in enumerate(rows):
-        for c, image in enumerate(row):
-            top, left = r * (tile + gap), c * (tile + gap)
-            canvas[top : top + tile, left : left + tile] = _display_tile(image, tile)
-    Image.fromarray(canvas).save(path, format="PNG")

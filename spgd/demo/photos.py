@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import image_sha256
+from ..data import image_sha256
 
 
 def _skimage(name):
