@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo exactness test test-slurm lint benchmark plan clean
+.PHONY: install demo exactness test test-install test-slurm lint benchmark plan clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --ignore=tests/slurm
+
+# `pip install .` in a clean venv: every public module imports with the declared dependencies.
+test-install:
+	tests/install/check_install.sh
 
 # Installs Slurm from Debian's packages (root), starts a single-node cluster on this machine and
 # runs the tiny config through profiles/slurm; its tables must equal a local run's.

@@ -1,4 +1,8 @@
 # SPGD reproduction: data -> degrade -> sample -> metrics -> tables -> report.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 # Default config: config/config.yaml (demo settings). Paper settings: --configfile config/paper.yaml.
 
 # The embedded default applies only when no --configfile is given: Snakemake would otherwise
@@ -11,7 +15,7 @@ if not config:
 wildcard_constraints:
     dataset="[^/]+",
     task="[^/]+",
-    run="[^/]+",
+    sampler="[^/]+",
     shard="[0-9]+",
 
 
@@ -45,6 +49,6 @@ localrules:
 # are up to date (snakemake#1978), and a deleted sample output must be recomputed.
 rule all:
     input:
-        "reports/report.html",
-        "results/inputs.json",
-        all_shard_files("pt"),
+        RESULTS["html_report"],
+        RESULTS["inputs"],
+        every("restored"),

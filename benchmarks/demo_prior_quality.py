@@ -29,12 +29,13 @@ import torch
 import yaml
 
 from spgd.demo.baselines import SKIMAGE_DENOISERS, bicubic_upsample, masked_neighbour_fill, skimage_denoise
+from spgd.demo.photos import HELD_OUT, CropSampler, held_out_views
+from spgd.demo.training import EVAL_SIGMAS, denoising_psnr, noisy_copy
 from spgd.metrics import psnr
 from spgd.operators import make_operator
-from spgd.demo.photos import HELD_OUT, CropSampler, held_out_views
-from spgd.priors import make_prior
+from spgd.pipeline.config import SamplerSpec
 from spgd.pipeline.steps import restore_shard
-from spgd.demo.training import EVAL_SIGMAS, denoising_psnr, noisy_copy
+from spgd.priors import make_prior
 
 STRENGTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
 FIRST_UNTUNED_VIEW = 12  # views 0-3 are the demo, views 4-11 tuned its step sizes
@@ -62,7 +63,7 @@ def denoising_table(prior, crops: torch.Tensor) -> list[dict]:
 def restoration_table(prior_spec: dict, images: torch.Tensor, ids: list[str], config: dict,
                       samples: int) -> list[dict]:
     rows = []
-    spec = config["samplers"]["spgd"]
+    spec = SamplerSpec.from_config("spgd", config["samplers"]["spgd"])
     for task, baseline_name in (("sr4", "bicubic"), ("random_inpainting", "masked-neighbour fill")):
         options = config["tasks"].get(task, {})
         op = make_operator(task, images.shape[-1], ids, config["seed"], channels=images.shape[1], **options)

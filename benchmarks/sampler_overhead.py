@@ -19,7 +19,7 @@ import time
 import torch
 from torch import nn
 
-from spgd.devices import timed
+from spgd.devices import denoiser_calls, timed
 from spgd.operators import make_operator
 from spgd.priors import Prior
 from spgd.samplers import make_sampler
@@ -69,14 +69,7 @@ def main():
     torch.manual_seed(0)
     prior = SmallCNNPrior().to(device)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
-
-    def forward():
-        with torch.no_grad():
-            prior.denoise(x, 1.0)
-
-    def forward_backward():
-        xr = x.detach().requires_grad_(True)
-        torch.autograd.grad(prior.denoise(xr, 1.0).square().sum(), xr)
+    forward, forward_backward = denoiser_calls(prior, x)
 
     op = make_operator(args.task, args.size, list(range(args.batch)), seed=0).to(device)
     y = op.measure(torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1)

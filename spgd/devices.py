@@ -81,9 +81,9 @@ def timed(fn, device, clock=time.perf_counter) -> tuple[float, object]:
     return clock() - start, value
 
 
-def denoiser_seconds(prior, x: torch.Tensor, repeats: int = 3) -> tuple[float, float]:
-    """(forward, forward with the backward pass that guidance needs) seconds of one call of
-    ``prior.denoise`` on the batch ``x``: the minimum over ``repeats`` calls after one warm-up."""
+def denoiser_calls(prior, x: torch.Tensor):
+    """(forward, forward_backward): one call of ``prior.denoise`` on the batch ``x`` without
+    gradient, and one with the backward pass to the input that guidance needs."""
     def forward():
         with torch.no_grad():
             prior.denoise(x, 1.0)
@@ -92,6 +92,13 @@ def denoiser_seconds(prior, x: torch.Tensor, repeats: int = 3) -> tuple[float, f
         inputs = x.detach().requires_grad_(True)
         torch.autograd.grad(prior.denoise(inputs, 1.0).square().sum(), inputs)
 
+    return forward, forward_backward
+
+
+def denoiser_seconds(prior, x: torch.Tensor, repeats: int = 3) -> tuple[float, float]:
+    """(forward, forward with backward) seconds of one ``denoiser_calls`` call on the batch ``x``:
+    the minimum over ``repeats`` calls after one warm-up."""
+    forward, forward_backward = denoiser_calls(prior, x)
     forward_backward()
     return (min(timed(forward, x.device)[0] for _ in range(repeats)),
             min(timed(forward_backward, x.device)[0] for _ in range(repeats)))

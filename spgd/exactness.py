@@ -13,7 +13,6 @@ Synthetic data and reduced steps: a check of the samplers, not the paper's exper
 from __future__ import annotations
 
 import argparse
-import html
 import time
 from pathlib import Path
 
@@ -95,23 +94,11 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def write_html(rows: list[dict], path: Path, samples: int) -> None:
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{r[c]:.3f}</td>" if isinstance(r[c], float) else f"<td>{html.escape(str(r[c]))}</td>"
-                         for c in COLUMNS) + "</tr>"
-        for r in rows
-    )
-    doc = __doc__.split("\n\n")[1]
-    path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>SPGD exactness table</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px 8px;"
-        "text-align:right}tr:nth-child(even){background:#f3f3f3}</style></head><body>"
-        "<h1>Exactness table (demo settings, synthetic data)</h1>"
-        "<p><b>Not paper settings and not paper data.</b> Gaussian-mixture prior on 8x8 synthetic images, "
-        f"{samples} restorations of one measurement per task, reduced steps. The Snakemake workflow "
-        "that reproduces the paper's tables is not built yet.</p>"
-        f"<p>{html.escape(doc)}</p><table><tr>{head}</tr>{body}</table></body></html>\n"
-    )
+    from .reporting.report import page
+
+    cells = [[f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in COLUMNS] for r in rows]
+    path.write_text(page("exactness.html.j2", samples=samples, description=__doc__.split("\n\n")[1],
+                         columns=COLUMNS, rows=cells))
 
 
 def _write_atomically(path: Path, write) -> None:

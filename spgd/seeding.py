@@ -1,8 +1,20 @@
-"""Per-image randomness that depends only on (seed, purpose, image id), never on batching.
+"""The seeding policy: every random number of a workflow run comes from the config's ``seed``
+and labels, never from batch size, shard, job order or device.
 
-Every random draw of a run (masks, blur kernels, measurement noise, sampler noise) comes from a
-generator seeded by ``derive_seed``; a batch of four images and four batches of one therefore
-see the same numbers.
+Per image (a batch of four images and four batches of one see the same numbers):
+- operator parameters (masks, blur kernels, kernel latents): ``operator_rng(seed, task, image id)``,
+  or one draw per task with ``shared`` (image id ``"__shared__"``);
+- measurement noise: ``measurement_noise_seed(seed, task, image id)``;
+- sampler noise: ``sampler_seed(seed, task, image id, sample_seed, repeat)``, the same for every
+  sampler of a table (common random numbers: samplers differ only by their algorithm); a
+  sampler's ``sample_seed`` (seed ablations) and repeat r > 0 each add a label, so repeat 0 is the
+  same with any number of repeats;
+- held-out photo views (the demo data set): ``view_rng(seed, view index)``.
+
+Per set, seeded with ``seed`` itself: the Gaussian-mixture data set (``torch.Generator``), KID's
+subsets (``numpy.random.default_rng``). The demo prior's training uses its own
+``demo_prior_training.seed`` (weights, noise and crops). Labels are joined into text and hashed
+(``derive_seed``), so a seed never depends on Python's hash randomisation.
 """
 
 from __future__ import annotations
@@ -22,6 +34,23 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 def numpy_rng(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng(derive_seed(seed, *parts))
+
+
+def operator_rng(seed: int, task: str, image_id: object) -> np.random.Generator:
+    return numpy_rng(seed, task, image_id)
+
+
+def measurement_noise_seed(seed: int, task: str, image_id: object) -> int:
+    return derive_seed(seed, task, "noise", image_id)
+
+
+def sampler_seed(seed: int, task: str, image_id: object, sample_seed: int | None = None, repeat: int = 0) -> int:
+    labels = ([] if sample_seed is None else [sample_seed]) + (["repeat", repeat] if repeat else [])
+    return derive_seed(seed, "sample", task, image_id, *labels)
+
+
+def view_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, index])
 
 
 class NoiseStreams:

@@ -15,7 +15,7 @@ from PIL import Image
 from spgd.checkpoints import sha256_of
 from spgd.metrics import METRICS
 from spgd.operators import KernelWizard
-from spgd.pipeline.plan import planned_nfe
+from spgd.pipeline.config import load_config, sampler_specs
 from spgd.priors.adm import DEEPINV_BUFFERS, build_unet
 
 from test_workflow import ROOT, snakemake
@@ -75,13 +75,13 @@ def test_every_dataset_task_sampler_metric_cell_is_in_the_tables(smoke_run):
 
 
 def test_nfe_equal_what_the_config_implies(smoke_run):
-    config = yaml.safe_load(SMOKE.read_text())
+    config = load_config(SMOKE)
     for dataset, spec in config["datasets"].items():
         for task in spec["tasks"]:
-            for name, sampler in config["samplers"].items():
+            for name, sampler in sampler_specs(config)[0].items():
                 stats = json.loads((smoke_run / f"results/samples/{dataset}/{task}/{name}/shard0.json").read_text())
-                settings = {**sampler.get("params", {}), **sampler.get("task_params", {}).get(task, {})}
-                assert (stats["nfe_forward"], stats["nfe_backward"]) == planned_nfe(sampler["variant"], settings)
+                assert (stats["nfe_forward"], stats["nfe_backward"]) == sampler.planned_nfe(task)
+                assert (stats["sampler"], stats["variant"]) == (name, sampler.variant)
     spgd = json.loads((smoke_run / "results/samples/ffhq/sr4/spgd/shard0.json").read_text())
     assert (spgd["nfe_forward"], spgd["nfe_backward"]) == (2 * 2, 2 * 2)
 
@@ -98,7 +98,7 @@ def test_report_names_both_checkpoints_with_their_sha256_and_says_they_are_rando
 
 
 def test_the_plan_counts_what_the_samplers_counted(smoke_run):
-    from spgd.pipeline.plan import load_config, plan
+    from spgd.pipeline.plan import plan
 
     config = load_config(SMOKE)
     table = plan(config, costs=False).set_index(["dataset", "sampler"])

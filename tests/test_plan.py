@@ -6,9 +6,14 @@ import sys
 import pytest
 
 from spgd.pipeline import plan as plan_module
-from spgd.pipeline.plan import load_config, plan, planned_nfe, with_totals
+from spgd.pipeline.config import SamplerSpec, load_config
+from spgd.pipeline.plan import plan, with_totals
 
 from test_workflow import ROOT, TINY
+
+
+def planned_nfe(variant, params):
+    return SamplerSpec("s", variant, params).planned_nfe("sr4")
 
 
 def test_planned_nfe_of_the_paper_settings():

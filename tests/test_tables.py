@@ -22,7 +22,7 @@ def per_image():
 def test_summary_counts_diverged_images_instead_of_averaging_them():
     tidy = summarise(per_image())
     spgd = tidy[(tidy.sampler == "spgd") & (tidy.metric == "psnr")].iloc[0]
-    assert (spgd["mean"], spgd["n"], spgd["diverged"], spgd["runs"]) == (21.0, 2, 0, 1)
+    assert (spgd["mean"], spgd["n"], spgd["diverged"], spgd["repeats"]) == (21.0, 2, 0, 1)
     assert spgd["std"] == math.sqrt(2.0)
     dps = tidy[(tidy.sampler == "dps") & (tidy.metric == "psnr")].iloc[0]
     assert (dps["mean"], dps["n"], dps["diverged"]) == (25.0, 1, 1) and math.isnan(dps["std"])
@@ -34,12 +34,12 @@ def test_several_runs_mean_is_the_headline_and_best_of_n_is_per_image_and_per_me
             + long_rows("spgd", "b", 0, False, psnr=30.0, lpips_alex=0.10)
             + long_rows("spgd", "b", 1, True, psnr=math.nan, lpips_alex=math.nan))
     tidy = summarise(pd.DataFrame(rows)).set_index("metric")
-    # image a: runs 20 and 24 -> mean 22, best 24; image b: only run 0 counts (run 1 diverged)
-    assert tidy.loc["psnr", "mean"] == 26.0 and tidy.loc["psnr", "best_of_runs"] == 27.0
+    # image a: repeats 20 and 24 -> mean 22, best 24; image b: only repeat 0 counts (repeat 1 diverged)
+    assert tidy.loc["psnr", "mean"] == 26.0 and tidy.loc["psnr", "best_of_repeats"] == 27.0
     # lower is better for LPIPS: best picks the minimum, for each metric on its own
-    assert tidy.loc["lpips_alex", "best_of_runs"] == pytest.approx(0.2)
+    assert tidy.loc["lpips_alex", "best_of_repeats"] == pytest.approx(0.2)
     assert tidy.loc["lpips_alex", "mean"] == pytest.approx(0.225)
-    assert (tidy.loc["psnr", "runs"], tidy.loc["psnr", "diverged"], tidy.loc["psnr", "n"]) == (2, 1, 2)
+    assert (tidy.loc["psnr", "repeats"], tidy.loc["psnr", "diverged"], tidy.loc["psnr", "n"]) == (2, 1, 2)
 
 
 def test_set_metrics_average_over_runs_and_state_n():
@@ -47,7 +47,7 @@ def test_set_metrics_average_over_runs_and_state_n():
                                  spread=math.nan, n=48, unavailable="") for r, v in enumerate([10.0, 14.0])])
     tidy = summarise(per_image(), per_set)
     fid = tidy[tidy.metric == "fid"].iloc[0]
-    assert (fid["mean"], fid["n"], fid["runs"]) == (12.0, 48, 2) and math.isnan(fid["best_of_runs"])
+    assert (fid["mean"], fid["n"], fid["repeats"]) == (12.0, 48, 2) and math.isnan(fid["best_of_repeats"])
 
 
 def test_unavailable_metric_is_na_with_its_reason():
@@ -73,4 +73,4 @@ def test_oracle_table_only_with_several_runs():
     rows = per_image().assign(repeat=0)
     twice = pd.concat([rows, rows.assign(repeat=1)], ignore_index=True)
     titles = [title for title, _ in result_tables(summarise(twice), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])]
-    assert titles == ["d: mean over 2 runs per image", "d: best of 2 runs per image (oracle, as upstream reports)"]
+    assert titles == ["d: mean over 2 repeats per image", "d: best of 2 repeats per image (oracle, as upstream reports)"]

@@ -46,10 +46,10 @@ def test_lint_gives_no_advice():
 
 def test_tiny_config_runs_to_the_report(tiny_run):
     tidy = pd.read_csv(tiny_run / "results" / "tables" / "main.csv")
-    assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "runs", "diverged",
-                                  "best_of_runs", "unavailable"]
-    assert len(tidy) == 2 * 4 * 7  # tasks x runs (2 samplers + 2 ablation values) x metrics
-    assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all() and (tidy["runs"] == 1).all()
+    assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "repeats", "diverged",
+                                  "best_of_repeats", "unavailable"]
+    assert len(tidy) == 2 * 4 * 7  # tasks x samplers (2 configured + 2 ablation points) x metrics
+    assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all() and (tidy["repeats"] == 1).all()
     assert tidy[tidy.metric == "psnr"]["mean"].between(5, 60).all()
     computed = tidy[tidy.metric.isin(["lpips_vgg", "lpips_vgg_avgpool", "fid", "kid"])]
     assert computed["mean"].notna().all() and computed["unavailable"].isna().all()
@@ -96,10 +96,10 @@ def test_second_run_does_nothing_and_a_deleted_output_reruns_only_its_dependents
 
 @pytest.fixture(scope="module")
 def second_run(tmp_path_factory):
-    """The tiny config with other shards, two runs per image and no way to get metric networks."""
+    """The tiny config with other shards, two repeats per image and no way to get metric networks."""
     workdir = tmp_path_factory.mktemp("second")
     config = yaml.safe_load(TINY.read_text())
-    config.update(shard_size=2, runs=2, metrics=["psnr", "ssim", "lpips_vgg", "fid"],
+    config.update(shard_size=2, repeats=2, metrics=["psnr", "ssim", "lpips_vgg", "fid"],
                   metric_weights={"hub_dir": str(workdir / "empty_hub"), "download": False, "convert": False})
     other = workdir / "second.yaml"
     other.write_text(yaml.safe_dump(config))
@@ -122,11 +122,11 @@ def test_sharding_and_more_runs_do_not_change_the_first_run(tiny_run, second_run
 def test_several_runs_give_mean_and_labelled_oracle_tables(second_run):
     tidy = pd.read_csv(second_run / "results" / "tables" / "main.csv")
     psnr = tidy[tidy.metric == "psnr"]
-    assert (psnr["runs"] == 2).all() and (psnr["best_of_runs"] >= psnr["mean"]).all()
-    assert (psnr["best_of_runs"] > psnr["mean"]).any()
+    assert (psnr["repeats"] == 2).all() and (psnr["best_of_repeats"] >= psnr["mean"]).all()
+    assert (psnr["best_of_repeats"] > psnr["mean"]).any()
     markdown = (second_run / "results" / "tables" / "main.md").read_text()
-    assert "### synthetic: mean over 2 runs per image" in markdown
-    assert "### synthetic: best of 2 runs per image (oracle, as upstream reports)" in markdown
+    assert "### synthetic: mean over 2 repeats per image" in markdown
+    assert "### synthetic: best of 2 repeats per image (oracle, as upstream reports)" in markdown
     stats = json.loads((second_run / "results/samples/synthetic/gaussian_blur/spgd/shard0.json").read_text())
     assert stats["repeats"] == 2 and len(stats["diverged"]) == 2
 

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from ..data import image_sha256
+from ..seeding import view_rng
 
 
 def _skimage(name):
@@ -129,7 +130,7 @@ def held_out_views(count: int, size: int, seed: int = 0) -> tuple[torch.Tensor, 
     for i in range(count):
         name = HELD_OUT[i % len(HELD_OUT)]
         photo = photos[name]
-        rng = np.random.default_rng([seed, i])
+        rng = view_rng(seed, i)
         for _attempt in range(1000):
             side = int(rng.integers(2 * size, min(photo.shape[-2:]) + 1))
             view = resize_short_side(photo, side)

@@ -1,4 +1,4 @@
-"""Scoring one sampler configuration's restorations: rows for the tidy tables.
+"""Scoring one sampler's restorations: rows for the tidy tables.
 
 A metric that cannot be computed (its network missing, images too small, too few images) gets NaN
 values and the reason in the ``unavailable`` column; nothing is computed with stand-in weights.
@@ -19,19 +19,19 @@ from .weights import MetricUnavailable
 def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: list, metrics: list[str],
                  hub_dir: str | Path | None, unavailable: dict[str, str] | None = None,
                  device: str = "cpu") -> list[dict]:
-    """``restored`` (runs, B, C, H, W) against ``reference`` (B, C, H, W): one row per image, run
-    and metric (image, repeat, diverged, metric, value, unavailable)."""
+    """``restored`` (repeats, B, C, H, W) against ``reference`` (B, C, H, W): one row per image,
+    repeat and metric (image, repeat, diverged, metric, value, unavailable)."""
     from . import per_image_metric
 
     unavailable = unavailable or {}
     rows = []
-    for repeat, run in enumerate(restored):
-        diverged = ~torch.isfinite(run.flatten(1)).all(1)
+    for repeat, images in enumerate(restored):
+        diverged = ~torch.isfinite(images.flatten(1)).all(1)
         for metric in metrics:
             reason, values = unavailable.get(metric, ""), [math.nan] * len(image_ids)
             if not reason:
                 try:
-                    values = per_image_metric(metric, run, reference, hub_dir, device).tolist()
+                    values = per_image_metric(metric, images, reference, hub_dir, device).tolist()
                 except MetricUnavailable as error:
                     reason = str(error)
             rows += [dict(image=image_id, repeat=repeat, diverged=bool(diverged[b]), metric=metric,
@@ -39,14 +39,14 @@ def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: lis
     return rows
 
 
-def score_sets(run_folders: list[str | Path], truth_folder: str | Path, metrics: list[str],
+def score_sets(repeat_folders: list[str | Path], truth_folder: str | Path, metrics: list[str],
                hub_dir: str | Path, unavailable: dict[str, str] | None = None, seed: int = 0,
                device: str = "cpu") -> list[dict]:
-    """FID/KID of each run's folder of restored PNGs against the ground-truth PNGs: one row per run
-    and metric (repeat, metric, value, spread (KID's std over subsets), n, unavailable)."""
+    """FID/KID of each repeat's folder of restored PNGs against the ground-truth PNGs: one row per
+    repeat and metric (repeat, metric, value, spread (KID's std over subsets), n, unavailable)."""
     unavailable = unavailable or {}
     truth, rows = None, []
-    for repeat, folder in enumerate(run_folders):
+    for repeat, folder in enumerate(repeat_folders):
         files = list_images(folder)  # diverged restorations have no PNG: the set is what was restored
         shared = next((unavailable[m] for m in metrics if m in unavailable), "")
         features = None

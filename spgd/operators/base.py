@@ -1,8 +1,8 @@
 """Forward operators ("tasks"): y = A(x) + sigma_y * n with per-image parameters.
 
 An operator is built for a list of image ids and a seed. Its random parameters (masks, kernels,
-kernel latents) are drawn per image from ``derive_seed(seed, task, image_id)``, or once per run
-with ``shared=True`` (what the upstream code does: one mask or kernel for every image).
+kernel latents) are drawn per image (``spgd.seeding.operator_rng``), or once per task with
+``shared=True`` (what the upstream code does: one mask or kernel for every image).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..seeding import NoiseStreams, derive_seed, numpy_rng
+from ..seeding import NoiseStreams, measurement_noise_seed, operator_rng
 
 SHARED_ID = "__shared__"
 
@@ -56,7 +56,7 @@ class Operator(torch.nn.Module):
             self.register_buffer("params", torch.as_tensor(np.stack(draws), dtype=torch.float32))
 
     def _rng(self, image_id: object) -> np.random.Generator:
-        return numpy_rng(self.seed, self.name, SHARED_ID if self.shared else image_id)
+        return operator_rng(self.seed, self.name, SHARED_ID if self.shared else image_id)
 
     def setup(self) -> None:
         """Derived sizes and fixed buffers; runs before parameters are drawn."""
@@ -71,7 +71,7 @@ class Operator(torch.nn.Module):
         """A(x) plus Gaussian noise of std ``noise_sigma`` from per-image streams."""
         self.check_batch(x)
         clean = self(x)
-        seeds = [derive_seed(self.seed, self.name, "noise", i) for i in self.image_ids]
+        seeds = [measurement_noise_seed(self.seed, self.name, i) for i in self.image_ids]
         noise = NoiseStreams(seeds, device=clean.device, dtype=clean.dtype).like(clean)
         return clean + self.noise_sigma * noise
 

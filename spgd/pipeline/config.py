@@ -1,46 +1,109 @@
-"""Decisions about a workflow configuration that the workflow and the library share: ablation
-grids expanded into sampler configurations, and the tasks each dataset runs."""
+"""A workflow configuration decoded once, for the workflow and the library alike.
+
+Words (config/README.md, "Vocabulary"): a *sampler* is a named entry of ``samplers:`` and one row
+of every table; its *variant* is the algorithm it runs (a name of ``spgd.samplers.VARIANTS``);
+*repeats* is the number of restorations per image; an *ablation* varies one parameter of a base
+sampler and adds one sampler per value, named ``BASE_PARAM=VALUE``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-# each SPGD variant fixes its ADM mode: an ADM ablation picks the variant instead
-ADM_VARIANTS = {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}
+from ..samplers import VARIANTS, make_sampler
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# parameters that count something: an integer >= 1 (YAML's true is an int to Python: excluded)
+COUNT_PARAMS = ("steps", "warmup", "langevin_steps", "ode_steps")
 
 
-def expand_ablations(config: dict) -> dict[str, list[tuple]]:
-    """Add one sampler configuration per grid value to ``config["samplers"]``, named
-    ``BASE_PARAM=VALUE``; returns {ablation: [(value, sampler name)]}. ``lr_scale`` multiplies
-    ``lr`` and every per-task ``lr``; ``adm`` picks the SPGD variant of that ADM mode."""
-    grids = {}
-    for name, grid in config.get("ablations", {}).items():
+def adm_variants() -> dict[str, str]:
+    """ADM mode -> the SPGD variant that fixes it and nothing else (from ``VARIANTS``)."""
+    return {fixed["adm"]: name for name, (base, fixed) in VARIANTS.items() if base == "spgd" and set(fixed) == {"adm"}}
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplerSpec:
+    """One sampler: ``variant`` with ``params``, per-task overrides ``task_params``, and
+    ``sample_seed``, which gives it sampler noise of its own (seed ablations; by default every
+    sampler restores an image from the same noise, see ``spgd.seeding``)."""
+
+    name: str
+    variant: str
+    params: dict = dataclasses.field(default_factory=dict)
+    task_params: dict = dataclasses.field(default_factory=dict)
+    sample_seed: int | None = None
+
+    @classmethod
+    def from_config(cls, name: str, entry: dict) -> "SamplerSpec":
+        return cls(name, entry["variant"], dict(entry.get("params", {})),
+                   {task: dict(p) for task, p in entry.get("task_params", {}).items()}, entry.get("sample_seed"))
+
+    def settings(self, task: str) -> dict:
+        """The keyword arguments of the variant on ``task``: ``params`` with the task's overrides."""
+        return {**self.params, **self.task_params.get(task, {})}
+
+    def build(self, prior, task: str):
+        return make_sampler(self.variant, prior, **self.settings(task))
+
+    def planned_nfe(self, task: str) -> tuple[int, int]:
+        """(forward, backward) network evaluations per restoration on ``task``."""
+        return self.build(None, task).planned_nfe
+
+    def varied(self, param: str, value) -> "SamplerSpec":
+        """This sampler with one parameter set to ``value``: an ablation point. ``lr_scale``
+        multiplies ``lr`` and every per-task ``lr``; ``adm`` picks the SPGD variant of that ADM
+        mode; ``sample_seed`` gives the point its own sampler noise."""
+        name = f"{self.name}_{param}={value}"
+        if param == "lr_scale":
+            if "lr" not in self.params:
+                raise ValueError(f"lr_scale needs 'lr' in samplers.{self.name}.params")
+            scaled = lambda p: {**p, "lr": p["lr"] * value} if "lr" in p else p
+            return dataclasses.replace(self, name=name, params=scaled(self.params),
+                                       task_params={t: scaled(p) for t, p in self.task_params.items()})
+        if param == "adm":
+            modes = adm_variants()
+            if value not in modes:
+                raise ValueError(f"ADM mode {value!r} is not one of {sorted(modes)} "
+                                 "(quote 'off': YAML reads a bare off as false)")
+            return dataclasses.replace(self, name=name, variant=modes[value])
+        if param == "sample_seed":
+            return dataclasses.replace(self, name=name, sample_seed=value)
+        return dataclasses.replace(self, name=name, params={**self.params, param: value})
+
+
+def sampler_specs(config: dict) -> tuple[dict[str, SamplerSpec], dict[str, list[tuple[object, str]]]]:
+    """({name: spec} for the configured samplers, then each ablation's points; {ablation: [(value,
+    sampler name)]}). A point whose name is already taken is an error, not a silent reuse."""
+    specs = {name: SamplerSpec.from_config(name, entry) for name, entry in config["samplers"].items()}
+    ablations = {}
+    for ablation, grid in config.get("ablations", {}).items():
         if grid["base"] not in config["samplers"]:
-            raise ValueError(f"config ablations.{name}.base: {grid['base']!r} is not a run of 'samplers'")
-        base = config["samplers"][grid["base"]]
-        grids[name] = []
+            raise ValueError(f"config ablations.{ablation}.base: {grid['base']!r} is not a sampler of 'samplers'")
+        ablations[ablation] = []
         for value in grid["values"]:
-            params = dict(base.get("params", {}))
-            if grid["param"] == "lr_scale":
-                if "lr" not in params:
-                    raise ValueError(f"config ablations.{name}: lr_scale needs 'lr' in samplers.{grid['base']}.params")
-                task_params = {t: {**p, "lr": p["lr"] * value} if "lr" in p else p
-                               for t, p in base.get("task_params", {}).items()}
-                params["lr"] = params["lr"] * value
-            else:
-                task_params = base.get("task_params", {})
-                params[grid["param"]] = value
-            variant = base["variant"]
-            if grid["param"] == "adm":
-                if value not in ADM_VARIANTS:
-                    raise ValueError(f"config ablations.{name}.values: ADM mode {value!r} is not one of "
-                                     f"{sorted(ADM_VARIANTS)} (quote 'off': YAML reads a bare off as false)")
-                variant = ADM_VARIANTS[value]
-                del params["adm"]
-            run = f"{grid['base']}_{grid['param']}={value}"
-            config["samplers"].setdefault(run, {"variant": variant, "params": params, "task_params": task_params})
-            grids[name].append((value, run))
-    return grids
+            try:
+                point = specs[grid["base"]].varied(grid["param"], value)
+            except ValueError as error:
+                raise ValueError(f"config ablations.{ablation}: {error}") from None
+            if point.name in specs:
+                raise ValueError(f"config ablations.{ablation}: its point {point.name!r} has the name of another "
+                                 "sampler; rename that sampler")
+            specs[point.name] = point
+            ablations[ablation].append((value, point.name))
+    return specs, ablations
+
+
+def load_config(path: str | Path) -> dict:
+    """A workflow config file as the workflow sees it: validated, schema defaults filled."""
+    import yaml
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(Path(path).read_text())
+    validate(config, str(SCHEMA), set_default=True)
+    return config
 
 
 def dataset_tasks(config: dict, dataset: str) -> list[str]:
@@ -65,3 +128,32 @@ def image_count(config: dict, dataset: str) -> int:
         raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
                          "(give 'count' to plan the DAG without the images)")
     return len(list_images(spec["path"])) - spec.get("start", 0)
+
+
+def check(config: dict, specs: dict[str, SamplerSpec]) -> None:
+    """Checks of a schema-validated config that the schema cannot express."""
+    tasks = list(config["tasks"])
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] == "image_folder" and "path" not in dataset:
+            raise ValueError(f"config datasets.{name}: kind image_folder needs a 'path'")
+        if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
+            raise ValueError(f"config datasets.{name}: kind {dataset['kind']} needs a 'count'")
+        if prior_of(config, name)["type"] == "adm" and not prior_of(config, name).get("checkpoint"):
+            raise ValueError(f"config prior of dataset {name}: type adm needs a 'checkpoint' path")
+        unknown = set(dataset.get("tasks", [])) - set(tasks)
+        if unknown:
+            raise ValueError(f"config datasets.{name}.tasks: {sorted(unknown)} are not in 'tasks'")
+    for name, spec in specs.items():
+        for key, value in spec.params.items():
+            if key in COUNT_PARAMS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"config samplers.{name}.params.{key}: expected an integer >= 1, got {value!r}")
+        unknown = set(spec.task_params) - set(tasks)
+        if unknown:
+            raise ValueError(f"config samplers.{name}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
+    if "nonlinear_blur" in config["tasks"] and not config["tasks"]["nonlinear_blur"].get("weights"):
+        raise ValueError("config tasks.nonlinear_blur.weights: the path of BKSE's GOPRO_wVAE.pth is required")
+    angles = config.get("angles", {})
+    for key, known in (("tasks", tasks), ("samplers", list(specs))):
+        unknown = set(angles.get(key, [])) - set(known)
+        if unknown:
+            raise ValueError(f"config angles.{key}: {sorted(unknown)} are not configured {key}")

@@ -18,32 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 
-from .config import dataset_tasks, expand_ablations, image_count, prior_of
+from .config import dataset_tasks, image_count, load_config, prior_of, sampler_specs
 from ..devices import denoiser_seconds
-from ..samplers import make_sampler
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 COST_CACHE = Path(".cache") / "spgd" / "nfe_costs.json"
 COLUMNS = ["dataset", "sampler", "variant", "jobs", "restorations", "nfe_forward", "nfe_backward", "device_hours"]
-
-
-def planned_nfe(variant: str, settings: dict) -> tuple[int, int]:
-    """(forward, backward) network evaluations per image of a sampler configuration."""
-    settings = {key: value for key, value in settings.items() if key != "sample_seed"}
-    return make_sampler(variant, None, **settings).planned_nfe
-
-
-def load_config(path: str | Path) -> dict:
-    """A workflow config as the workflow sees it: validated, schema defaults filled, ablations
-    expanded into sampler configurations."""
-    from snakemake.utils import validate
-
-    config = yaml.safe_load(Path(path).read_text())
-    validate(config, str(SCHEMA), set_default=True)
-    expand_ablations(config)
-    return config
 
 
 def _timing_prior(spec: dict):
@@ -92,6 +72,8 @@ def plan(config: dict, device: str | None = None, batch: int | None = None, cost
     if costs and str(device).startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"plan: device {device!r} has no CUDA here; pass --device cpu to time on the CPU")
     batch = batch or (config["shard_size"] if str(device).startswith("cuda") else 1)
+    samplers, _ = sampler_specs(config)
+    repeats = config["repeats"]
     rows = []
     for dataset, spec in config["datasets"].items():
         images, tasks = image_count(config, dataset), dataset_tasks(config, dataset)
@@ -102,15 +84,14 @@ def plan(config: dict, device: str | None = None, batch: int | None = None, cost
             log(f"{dataset}: {cost_key(prior_of(config, dataset), spec['image_size'], device, batch)}: "
                 f"{1000 * cost['forward']:.1f} ms forward, {1000 * cost['forward_backward']:.1f} ms forward+backward "
                 f"per image ({'measured now' if fresh else 'cached in ' + str(cache)})")
-        for name, sampler in config["samplers"].items():
+        for name, sampler in samplers.items():
             forward = backward = 0
             for task in tasks:
-                settings = {**sampler.get("params", {}), **sampler.get("task_params", {}).get(task, {})}
-                f, b = planned_nfe(sampler["variant"], settings)
-                forward, backward = forward + f * images * config["runs"], backward + b * images * config["runs"]
+                f, b = sampler.planned_nfe(task)
+                forward, backward = forward + f * images * repeats, backward + b * images * repeats
             hours = ((forward - backward) * cost["forward"] + backward * cost["forward_backward"]) / 3600 if cost else math.nan
-            rows.append(dict(dataset=dataset, sampler=name, variant=sampler["variant"], jobs=len(tasks) * shards,
-                             restorations=images * len(tasks) * config["runs"], nfe_forward=forward,
+            rows.append(dict(dataset=dataset, sampler=name, variant=sampler.variant, jobs=len(tasks) * shards,
+                             restorations=images * len(tasks) * repeats, nfe_forward=forward,
                              nfe_backward=backward, device_hours=hours))
     return pd.DataFrame(rows, columns=COLUMNS)
 

@@ -1,10 +1,6 @@
-"""One workflow step each, usable without Snakemake: degrade a dataset, restore one shard.
-
-Seeds: operator parameters and measurement noise come from (seed, task, image id); sampler noise
-from (seed, "sample", task, image id), the same for every sampler configuration (common random
-numbers), so runs differ only by their algorithm and shards never change results. With several
-restorations per image (``repeats``), restoration r > 0 adds ("repeat", r) to the sampler seed.
-"""
+"""One function per workflow job, usable without Snakemake: degrade a dataset, restore one
+shard, score a task. Every seed is derived as ``spgd.seeding`` states, so shards never change
+results."""
 
 from __future__ import annotations
 
@@ -12,15 +8,20 @@ import platform
 import resource
 import time
 from importlib import metadata
+from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ..data import export_pngs
 from ..devices import claimed_device
+from ..metrics.evaluate import score_images, score_sets
 from ..operators import make_operator
 from ..priors import make_prior
-from ..samplers import make_sampler
-from ..seeding import derive_seed
+from ..seeding import sampler_seed
+from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS
+from .config import SamplerSpec
 
 
 def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, seed: int) -> torch.Tensor:
@@ -29,45 +30,35 @@ def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, see
         return op.measure(images)
 
 
-def sampler_settings(sampler_spec: dict, task: str) -> dict:
-    return {**sampler_spec.get("params", {}), **sampler_spec.get("task_params", {}).get(task, {})}
-
-
 def shard_indices(total: int, shard: int, shard_size: int) -> list[int]:
     return list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
 
 
-def restore_shard(prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,
+def restore_shard(prior_spec: dict, sampler: SamplerSpec, task: str, options, image_ids, measurements, image_size,
                   channels, seed, device="cpu", trace=False, progress_file=None, repeats=1):
     """Restore the images ``image_ids`` from their ``measurements``, ``repeats`` times with
     independent sampler noise; returns (restored images (repeats, B, C, H, W) on the CPU, stats for
     stats.json, trace rows of the first restoration or None). The device is claimed for the whole
     job (``claimed_device``)."""
     with claimed_device(device) as claimed:
-        return _restore_on(claimed, prior_spec, sampler_spec, task, options, image_ids, measurements,
+        return _restore_on(claimed, prior_spec, sampler, task, options, image_ids, measurements,
                            image_size, channels, seed, trace, progress_file, repeats)
 
 
-def _restore_on(device, prior_spec, sampler_spec, task, options, image_ids, measurements, image_size,
+def _restore_on(device, prior_spec, sampler, task, options, image_ids, measurements, image_size,
                 channels, seed, trace, progress_file, repeats):
     prior = make_prior(prior_spec).to(device)
     op = make_operator(task, image_size, image_ids, seed, channels=channels, **options).to(device)
-    recorded = sampler_settings(sampler_spec, task)
-    settings = dict(recorded)
-    # sample_seed (seed ablations) gives a run its own sampler noise; by default all runs share it
-    sample_seed = settings.pop("sample_seed", None)
-    extra = () if sample_seed is None else (sample_seed,)
-    sampler = make_sampler(sampler_spec["variant"], prior, **settings)
+    algorithm = sampler.build(prior, task)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     results = []
-    with tqdm(total=sampler.total_steps * repeats, desc=f"{sampler_spec['variant']} {task}", file=progress_file,
+    with tqdm(total=algorithm.total_steps * repeats, desc=f"{sampler.name} {task}", file=progress_file,
               disable=progress_file is None, mininterval=5) as bar:
         for repeat in range(repeats):
-            seeds = [derive_seed(seed, "sample", task, i, *extra, *(("repeat", repeat) if repeat else ()))
-                     for i in image_ids]
-            results.append(sampler.sample(op, measurements.to(device), seeds, trace=trace and repeat == 0,
+            seeds = [sampler_seed(seed, task, i, sampler.sample_seed, repeat) for i in image_ids]
+            results.append(algorithm.sample(op, measurements.to(device), seeds, trace=trace and repeat == 0,
                                           progress=bar.update))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -78,7 +69,7 @@ def _restore_on(device, prior_spec, sampler_spec, task, options, image_ids, meas
         peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
         diverged=[r.diverged.tolist() for r in results], diverged_step=[r.diverged_step.tolist() for r in results],
-        sampler=sampler_spec["variant"], settings=recorded,
+        sampler=sampler.name, variant=sampler.variant, settings=sampler.settings(task), sample_seed=sampler.sample_seed,
         versions=versions(),
     )
     restored = torch.stack([r.x.cpu() for r in results])
@@ -93,3 +84,31 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list[str], per_set: list[str],
+               hub_dir, unavailable: dict[str, str], png_dir, truth_png, repeats: int, seed: int,
+               log=lambda message: None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every metric of one task for every sampler, in one process (each metric network loaded
+    once): (per-image rows, per-set rows), each with ``keys`` (dataset, task) and the sampler.
+    ``shards``: {sampler: its restored shard files}; restorations are written as 8-bit PNGs to
+    ``png_dir/SAMPLER/rREPEAT`` for FID and KID against the PNGs in ``truth_png``."""
+    data = torch.load(images_file, weights_only=True)
+    truth = dict(zip(data["ids"], data["images"]))
+    png_dir, image_rows, set_rows = Path(png_dir), [], []
+    for sampler, paths in shards.items():
+        labels = {**keys, "sampler": sampler}
+        for path in paths:
+            shard = torch.load(path, weights_only=True)
+            reference = torch.stack([truth[i] for i in shard["ids"]])
+            image_rows += [{**labels, **row} for row in score_images(shard["x"], reference, shard["ids"], per_image,
+                                                                      hub_dir, unavailable)]
+            for repeat, restored in enumerate(shard["x"]):
+                export_pngs(restored, shard["ids"], png_dir / sampler / f"r{repeat}")
+        if per_set:
+            folders = [png_dir / sampler / f"r{repeat}" for repeat in range(repeats)]
+            for row in score_sets(folders, truth_png, per_set, hub_dir, unavailable, seed=seed):
+                set_rows.append({**labels, **row})
+                log(f"{sampler} repeat {row['repeat']} {row['metric']}: {row['value']:.5g} on {row['n']} images "
+                    f"{row['unavailable']}")
+    return pd.DataFrame(image_rows, columns=PER_IMAGE_COLUMNS), pd.DataFrame(set_rows, columns=SET_COLUMNS)

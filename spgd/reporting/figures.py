@@ -57,19 +57,19 @@ def plot_ablations(table: pd.DataFrame, path) -> None:
 
 
 def plot_angles(trace: pd.DataFrame, path) -> None:
-    """Panels (rows: runs, columns: tasks) of the three gradient angles, mean over images, against
+    """Panels (rows: samplers, columns: tasks) of the three gradient angles, mean over images, against
     sampling progress (first step 0, last step 1; step-level records only)."""
     steps = trace[trace["level"] == "step"]
 
-    def draw(axis, run, task):
-        part = steps[(steps["run"] == run) & (steps["task"] == task)]
+    def draw(axis, sampler, task):
+        part = steps[(steps["sampler"] == sampler) & (steps["task"] == task)]
         mean = part.groupby("step")[list(ANGLE_COLUMNS)].mean()
         progress = mean.index / max(mean.index.max(), 1)
         for column, (label, colour) in ANGLE_COLUMNS.items():
             axis.plot(progress, mean[column], color=colour, label=label, linewidth=1)
-        axis.set_title(f"{run} / {task}", fontsize=9)
+        axis.set_title(f"{sampler} / {task}", fontsize=9)
         axis.set_ylim(0, 180)
         axis.set_xlabel("sampling progress")
         axis.set_ylabel("degrees")
 
-    _panel_grid(list(dict.fromkeys(steps["run"])), list(dict.fromkeys(steps["task"])), draw, path, 2.8, sharey=True)
+    _panel_grid(list(dict.fromkeys(steps["sampler"])), list(dict.fromkeys(steps["task"])), draw, path, 2.8, sharey=True)

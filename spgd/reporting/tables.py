@@ -1,9 +1,10 @@
-"""Result tables: tidy per-run summaries and a paper-style table (rows samplers, columns
+"""Result tables: tidy per-sampler summaries and a paper-style table (rows samplers, columns
 task x metric, best in bold) in Markdown and LaTeX."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,7 +13,7 @@ from ..metrics import FORMATS, HIGHER_IS_BETTER, LABELS
 KEYS = ["dataset", "task", "sampler"]
 PER_IMAGE_COLUMNS = [*KEYS, "image", "repeat", "diverged", "metric", "value", "unavailable"]
 SET_COLUMNS = [*KEYS, "repeat", "metric", "value", "spread", "n", "unavailable"]
-TIDY_COLUMNS = [*KEYS, "metric", "mean", "std", "n", "runs", "diverged", "best_of_runs", "unavailable"]
+TIDY_COLUMNS = [*KEYS, "metric", "mean", "std", "n", "repeats", "diverged", "best_of_repeats", "unavailable"]
 
 
 def _reason(group: pd.DataFrame) -> str:
@@ -23,54 +24,62 @@ def _reason(group: pd.DataFrame) -> str:
 def summarise(per_image: pd.DataFrame, per_set: pd.DataFrame | None = None) -> pd.DataFrame:
     """Tidy summary of per-image scores (PER_IMAGE_COLUMNS) and set scores (SET_COLUMNS).
 
-    Per-image metrics, with several restorations (runs) per image: ``mean`` is the mean over images
-    of each image's mean over its runs (the headline); ``best_of_runs`` the mean over images of each
-    image's best run (an oracle, as upstream reports it); ``std`` is over images. Diverged
-    restorations are counted, not averaged; +inf PSNR (exact restoration) is kept as inf.
-    Set metrics (FID, KID): ``mean``/``std`` over runs, ``n`` the images per set."""
+    Per-image metrics, with several restorations (repeats) per image: ``mean`` is the mean over
+    images of each image's mean over its repeats (the headline); ``best_of_repeats`` the mean over
+    images of each image's best repeat (an oracle, as upstream reports it); ``std`` is over images.
+    Diverged restorations are counted, not averaged; +inf PSNR (exact restoration) is kept as inf.
+    Set metrics (FID, KID): ``mean``/``std`` over repeats, ``n`` the images per set."""
     rows = []
     for (dataset, task, sampler, metric), group in per_image.groupby([*KEYS, "metric"], sort=False):
         ok = group[~group["diverged"].astype(bool)]
-        per_image_runs = ok.groupby("image", sort=False)["value"]
-        means = per_image_runs.mean()
-        best = per_image_runs.max() if HIGHER_IS_BETTER[metric] else per_image_runs.min()
+        per_image_repeats = ok.groupby("image", sort=False)["value"]
+        means = per_image_repeats.mean()
+        best = per_image_repeats.max() if HIGHER_IS_BETTER[metric] else per_image_repeats.min()
         rows.append(dict(dataset=dataset, task=task, sampler=sampler, metric=metric,
                          mean=means.mean() if len(means) else math.nan,
                          std=means.std(ddof=1) if len(means) > 1 else math.nan,
-                         n=len(means), runs=group["repeat"].nunique(), diverged=int(group["diverged"].sum()),
-                         best_of_runs=best.mean() if len(best) else math.nan, unavailable=_reason(group)))
+                         n=len(means), repeats=group["repeat"].nunique(), diverged=int(group["diverged"].sum()),
+                         best_of_repeats=best.mean() if len(best) else math.nan, unavailable=_reason(group)))
     if per_set is not None:
         for (dataset, task, sampler, metric), group in per_set.groupby([*KEYS, "metric"], sort=False):
             values = group["value"]
             rows.append(dict(dataset=dataset, task=task, sampler=sampler, metric=metric, mean=values.mean(),
                              std=values.std(ddof=1) if len(values) > 1 else math.nan, n=int(group["n"].max()),
-                             runs=len(group), diverged=0, best_of_runs=math.nan, unavailable=_reason(group)))
+                             repeats=len(group), diverged=0, best_of_repeats=math.nan, unavailable=_reason(group)))
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-def paper_table(tidy: pd.DataFrame, runs: list[str], tasks: list[str], value: str = "mean",
+def paper_table(tidy: pd.DataFrame, samplers: list[str], tasks: list[str], value: str = "mean",
                 metrics: list[str] | None = None) -> pd.DataFrame:
     """Rows samplers, columns (task, metric) in the given orders, cells ``value`` (NaN: unavailable)."""
     metrics = metrics or list(dict.fromkeys(tidy["metric"]))
     wide = tidy.pivot_table(index="sampler", columns=["task", "metric"], values=value, aggfunc="first",
                             dropna=False)
     columns = [(t, m) for t in tasks for m in metrics if (t, m) in wide.columns]
-    return wide.reindex(index=[r for r in runs if r in wide.index], columns=columns)
+    return wide.reindex(index=[s for s in samplers if s in wide.index], columns=columns)
 
 
-def result_tables(tidy: pd.DataFrame, runs: list[str], tasks: list[str], metrics: list[str]):
-    """(title, table) per dataset: the headline (mean over runs) and, with several runs per image,
-    the oracle best-of-N table of the per-image metrics."""
+def result_tables(tidy: pd.DataFrame, samplers: list[str], tasks: list[str], metrics: list[str]):
+    """(title, table) per dataset: the headline (mean over repeats) and, with several repeats per
+    image, the oracle best-of-N table of the per-image metrics."""
     out = []
     for dataset, part in tidy.groupby("dataset", sort=False):
-        n_runs = int(part["runs"].max())
-        headline = f"{dataset}: mean over {n_runs} runs per image" if n_runs > 1 else dataset
-        out.append((headline, paper_table(part, runs, tasks, "mean", metrics)))
-        per_image = [m for m in metrics if m in set(part.loc[part["best_of_runs"].notna(), "metric"])]
-        if n_runs > 1 and per_image:
-            out.append((f"{dataset}: best of {n_runs} runs per image (oracle, as upstream reports)",
-                        paper_table(part, runs, tasks, "best_of_runs", per_image)))
+        repeats = int(part["repeats"].max())
+        headline = f"{dataset}: mean over {repeats} repeats per image" if repeats > 1 else dataset
+        out.append((headline, paper_table(part, samplers, tasks, "mean", metrics)))
+        per_image = [m for m in metrics if m in set(part.loc[part["best_of_repeats"].notna(), "metric"])]
+        if repeats > 1 and per_image:
+            out.append((f"{dataset}: best of {repeats} repeats per image (oracle, as upstream reports)",
+                        paper_table(part, samplers, tasks, "best_of_repeats", per_image)))
     return out
+
+
+def write_result_tables(tidy: pd.DataFrame, samplers: list[str], tasks: list[str], metrics: list[str],
+                        markdown_path, latex_path) -> None:
+    """Every table of ``result_tables`` under its title, as Markdown and as LaTeX."""
+    tables = result_tables(tidy, samplers, tasks, metrics)
+    Path(markdown_path).write_text("\n".join(f"### {title}\n\n" + to_markdown(table) for title, table in tables))
+    Path(latex_path).write_text("\n".join(f"% {title}\n" + to_latex(table) for title, table in tables))
 
 
 def formatted_cells(table: pd.DataFrame, bold) -> list[list[str]]:
@@ -104,12 +113,12 @@ def to_latex(table: pd.DataFrame) -> str:
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"]) + "\n"
 
 
-def ablation_table(tidy: pd.DataFrame, grids: dict[str, list[tuple[object, str]]]) -> pd.DataFrame:
-    """Rows of ``tidy`` that belong to ablation grids, with columns ablation and value added."""
+def ablation_table(tidy: pd.DataFrame, ablations: dict[str, list[tuple[object, str]]]) -> pd.DataFrame:
+    """Rows of ``tidy`` that belong to ablations, with columns ablation and value added."""
     parts = []
-    for name, members in grids.items():
-        for value, run in members:
-            rows = tidy[tidy["sampler"] == run].copy()
+    for name, points in ablations.items():
+        for value, sampler in points:
+            rows = tidy[tidy["sampler"] == sampler].copy()
             rows.insert(0, "value", value)
             rows.insert(0, "ablation", name)
             parts.append(rows)

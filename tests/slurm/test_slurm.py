@@ -27,7 +27,7 @@ def run(workdir, *args):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def workflow_runs(tmp_path_factory):
     if shutil.which("sbatch") is None or subprocess.run(["sinfo"], capture_output=True).returncode:
         pytest.fail("no Slurm here: run `make test-slurm`, which installs and starts one")
     local, cluster = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("slurm")
@@ -39,16 +39,16 @@ def runs(tmp_path_factory):
     return local, cluster, started
 
 
-def test_slurm_tables_equal_the_local_tables_exactly(runs):
-    local, cluster, _ = runs
+def test_slurm_tables_equal_the_local_tables_exactly(workflow_runs):
+    local, cluster, _ = workflow_runs
     for table in ("main.csv", "ablations.csv", "main.md"):
         assert (cluster / "results/tables" / table).read_text() == (local / "results/tables" / table).read_text()
     pd.testing.assert_frame_equal(pd.read_csv(cluster / "results/metrics/synthetic/gaussian_blur.csv"),
                                   pd.read_csv(local / "results/metrics/synthetic/gaussian_blur.csv"), check_exact=True)
 
 
-def test_sampling_and_metrics_ran_as_slurm_jobs(runs):
-    _, _, started = runs
+def test_sampling_and_metrics_ran_as_slurm_jobs(workflow_runs):
+    _, _, started = workflow_runs
     accounting = subprocess.run(["sacct", "-X", "--parsable2", "--noheader", "--format=Comment,State",
                                  "--starttime", started], capture_output=True, text=True, check=True).stdout
     jobs = [line.split("|") for line in accounting.splitlines()]
@@ -56,4 +56,4 @@ def test_sampling_and_metrics_ran_as_slurm_jobs(runs):
     # the plugin puts the rule in the job comment; localrules never reach Slurm
     assert rules == {"sample", "metrics"}, sorted(rules)
     assert all(state == "COMPLETED" for _, state in jobs)
-    assert sum(comment.startswith("rule_sample") for comment, _ in jobs) == 2 * 4 * 2  # tasks x runs x shards
+    assert sum(comment.startswith("rule_sample") for comment, _ in jobs) == 2 * 4 * 2  # tasks x samplers x shards

@@ -3,32 +3,59 @@ import math
 
 from snakemake.utils import validate
 
-from spgd.pipeline import config as configuration
-from spgd.pipeline.config import dataset_tasks, expand_ablations
-from spgd.pipeline.fetch import external_inputs, missing_inputs_message
 from spgd.metrics import SET_METRICS
 from spgd.metrics.weights import WEIGHT_FILES
+from spgd.pipeline import config as configuration
+from spgd.pipeline.fetch import external_inputs, missing_inputs_message
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
-
-ABLATIONS = expand_ablations(config)
+# Words as config/README.md defines them: a sampler is a named configuration (a table row), its
+# variant the algorithm, repeats the restorations per image; ablations add samplers.
+SAMPLERS, ABLATIONS = configuration.sampler_specs(config)
+configuration.check(config, SAMPLERS)
 DATASETS = list(config["datasets"])
 TASKS = list(config["tasks"])
-RUNS = list(config["samplers"])
-
 
 ANGLE_TASKS = config.get("angles", {}).get("tasks", [])
-ANGLE_RUNS = config.get("angles", {}).get("samplers", [])
+ANGLE_SAMPLERS = config.get("angles", {}).get("samplers", [])
 
 # metrics: per image (PSNR, SSIM, LPIPS) and per image set (FID, KID); the hub files they need
 PER_IMAGE = [m for m in config["metrics"] if m not in SET_METRICS]
 PER_SET = [m for m in config["metrics"] if m in SET_METRICS]
 WEIGHT_KEYS = [key for key, spec in WEIGHT_FILES.items() if set(spec.used_by) & set(config["metrics"])]
 
+# Every result file's path template, written once: rules declare them, helpers fill them.
+RESULTS = dict(
+    images="results/data/{dataset}/images.pt",
+    manifest="results/data/{dataset}/manifest.csv",
+    measurements="results/degraded/{dataset}/{task}/measurements.pt",
+    preview="results/degraded/{dataset}/{task}/preview.png",
+    restored="results/samples/{dataset}/{task}/{sampler}/shard{shard}.pt",
+    stats="results/samples/{dataset}/{task}/{sampler}/shard{shard}.json",
+    trace="results/samples/{dataset}/{task}/{sampler}/shard{shard}.trace.csv",
+    per_image="results/metrics/{dataset}/{task}.csv",
+    per_set="results/set_metrics/{dataset}/{task}.csv",
+    png="results/png/{dataset}/{task}",
+    truth_png="results/png/{dataset}/ground_truth",
+    metric_weights="results/metric_weights.json",
+    inputs="results/inputs.json",
+    tidy="results/tables/main.csv",
+    markdown="results/tables/main.md",
+    latex="results/tables/main.tex",
+    ablations="results/tables/ablations.csv",
+    ablation_plot="results/figures/ablations.png",
+    angle_figure="results/figures/angles_{dataset}.png",
+    html_report="reports/report.html",
+)
+
+
+def result(key, **wildcards):
+    return RESULTS[key].format(**wildcards)
+
 
 def tasks_of(dataset):
-    return dataset_tasks(config, dataset)
+    return configuration.dataset_tasks(config, dataset)
 
 
 def operator_options(task):
@@ -36,50 +63,18 @@ def operator_options(task):
     return {key: value for key, value in config["tasks"][task].items() if key != "source"}
 
 
-def traced(task, run):
-    return task in ANGLE_TASKS and run in ANGLE_RUNS
+def traced(task, sampler):
+    return task in ANGLE_TASKS and sampler in ANGLE_SAMPLERS
 
 
-def angle_figures():
-    """One figure per dataset that runs a traced task."""
-    return [f"results/figures/angles_{dataset}.png" for dataset in DATASETS
-            if ANGLE_RUNS and set(ANGLE_TASKS) & set(tasks_of(dataset))]
+def angle_datasets():
+    """The datasets that run a traced task: one gradient-angle figure each."""
+    return [dataset for dataset in DATASETS if ANGLE_SAMPLERS and set(ANGLE_TASKS) & set(tasks_of(dataset))]
 
 
 def prior_of(dataset):
     return configuration.prior_of(config, dataset)
 
-
-def check_config():
-    """Checks the schema cannot express; run once before any job starts."""
-    for name, dataset in config["datasets"].items():
-        if dataset["kind"] == "image_folder" and "path" not in dataset:
-            raise ValueError(f"config datasets.{name}: kind image_folder needs a 'path'")
-        if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
-            raise ValueError(f"config datasets.{name}: kind {dataset['kind']} needs a 'count'")
-    for dataset in config["datasets"]:
-        if prior_of(dataset)["type"] == "adm" and not prior_of(dataset).get("checkpoint"):
-            raise ValueError(f"config prior of dataset {dataset}: type adm needs a 'checkpoint' path")
-    for run, spec in config["samplers"].items():
-        for key, value in spec.get("params", {}).items():
-            if key in ("steps", "warmup", "langevin_steps", "ode_steps") and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"config samplers.{run}.params.{key}: expected an integer >= 1, got {value!r}")
-        unknown = set(spec.get("task_params", {})) - set(TASKS)
-        if unknown:
-            raise ValueError(f"config samplers.{run}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
-    for name, dataset in config["datasets"].items():
-        unknown = set(dataset.get("tasks", [])) - set(TASKS)
-        if unknown:
-            raise ValueError(f"config datasets.{name}.tasks: {sorted(unknown)} are not in 'tasks'")
-    if "nonlinear_blur" in config["tasks"] and not config["tasks"]["nonlinear_blur"].get("weights"):
-        raise ValueError("config tasks.nonlinear_blur.weights: the path of BKSE's GOPRO_wVAE.pth is required")
-    for key, chosen, known in (("tasks", ANGLE_TASKS, TASKS), ("samplers", ANGLE_RUNS, RUNS)):
-        unknown = set(chosen) - set(known)
-        if unknown:
-            raise ValueError(f"config angles.{key}: {sorted(unknown)} are not configured {key}")
-
-
-check_config()
 
 # External inputs (checkpoints, BKSE weights, image folders): the missing ones are fetched by
 # fetch_* jobs before anything uses them (fetch: true), else the workflow stops here, dry runs too.
@@ -108,7 +103,7 @@ def image_folder_input(dataset):
     return [spec["path"]] if spec["kind"] == "image_folder" else []
 
 
-@functools.cache  # the DAG asks once per (task, run, shard): list a folder once
+@functools.cache  # the DAG asks once per (task, sampler, shard): list a folder once
 def image_count(dataset):
     return configuration.image_count(config, dataset)
 
@@ -117,37 +112,40 @@ def shards(dataset):
     return list(range(math.ceil(image_count(dataset) / config["shard_size"])))
 
 
-def shard_file(dataset, task, run, shard, extension):
-    return f"results/samples/{dataset}/{task}/{run}/shard{shard}.{extension}"
-
-
-def run_shards(dataset, task):
-    """{run: its sample shards} for one dataset and task."""
-    return {run: [shard_file(dataset, task, run, shard, "pt") for shard in shards(dataset)] for run in RUNS}
+def sampler_shards(key, dataset, task):
+    """{sampler: the paths of its shards' ``key`` file (restored, stats, trace)} for one task."""
+    return {sampler: [result(key, dataset=dataset, task=task, sampler=sampler, shard=shard) for shard in shards(dataset)]
+            for sampler in SAMPLERS}
 
 
 def metric_inputs(wildcards):
-    inputs = dict(images=f"results/data/{wildcards.dataset}/images.pt", weights="results/metric_weights.json",
-                  shards=[p for paths in run_shards(wildcards.dataset, wildcards.task).values() for p in paths])
+    inputs = dict(images=result("images", dataset=wildcards.dataset), weights=RESULTS["metric_weights"],
+                  shards=[p for paths in sampler_shards("restored", wildcards.dataset, wildcards.task).values() for p in paths])
     if PER_SET:
-        inputs["truth_png"] = f"results/png/{wildcards.dataset}/ground_truth"
+        inputs["truth_png"] = result("truth_png", dataset=wildcards.dataset)
     return inputs
 
 
-def all_metric_tables():
-    return [f"results/{folder}/{dataset}/{task}.csv" for folder in ("metrics", "set_metrics")
-            for dataset in DATASETS for task in tasks_of(dataset)]
+def every(key):
+    """Every ``key`` result of the DAG: per dataset, per (dataset, task), or per shard."""
+    fields = set(RESULTS[key].replace("}", "{").split("{")[1::2])
+    if "shard" in fields:
+        return [p for dataset in DATASETS for task in tasks_of(dataset)
+                for paths in sampler_shards(key, dataset, task).values() for p in paths]
+    if "task" in fields:
+        return [result(key, dataset=dataset, task=task) for dataset in DATASETS for task in tasks_of(dataset)]
+    return [result(key, dataset=dataset) for dataset in DATASETS]
 
 
-def all_measurements():
-    return [f"results/degraded/{dataset}/{task}/measurements.pt" for dataset in DATASETS for task in tasks_of(dataset)]
+def angle_traces(dataset):
+    """(task, sampler, trace file) of every traced shard of ``dataset``."""
+    return [(task, sampler, path) for task in ANGLE_TASKS if task in tasks_of(dataset)
+            for sampler in ANGLE_SAMPLERS for path in sampler_shards("trace", dataset, task)[sampler]]
 
 
-def all_shard_files(extension):
-    return [
-        shard_file(dataset, task, run, shard, extension)
-        for dataset in DATASETS
-        for task in tasks_of(dataset)
-        for run in RUNS
-        for shard in shards(dataset)
-    ]
+def image_grid_inputs():
+    """{"dataset / task": the files of its image grid}: ground truth, measurements, restorations."""
+    return {f"{dataset} / {task}": dict(images=result("images", dataset=dataset),
+                                        measurements=result("measurements", dataset=dataset, task=task),
+                                        restored=sampler_shards("restored", dataset, task))
+            for dataset in DATASETS for task in tasks_of(dataset)}

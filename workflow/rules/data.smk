@@ -2,8 +2,8 @@ rule dataset:
     input:
         folder=lambda wildcards: image_folder_input(wildcards.dataset),
     output:
-        images="results/data/{dataset}/images.pt",
-        manifest="results/data/{dataset}/manifest.csv",
+        images=RESULTS["images"],
+        manifest=RESULTS["manifest"],
     log:
         "logs/dataset/{dataset}.log",
     params:

@@ -1,14 +1,10 @@
 rule degrade:
     input:
-        images="results/data/{dataset}/images.pt",
+        images=RESULTS["images"],
         weights=lambda wildcards: task_weights(wildcards.task),
     output:
-        measurements="results/degraded/{dataset}/{task}/measurements.pt",
-        preview=report(
-            "results/degraded/{dataset}/{task}/preview.png",
-            caption="../report/degrade.rst",
-            category="Measurements",
-        ),
+        measurements=RESULTS["measurements"],
+        preview=report(RESULTS["preview"], caption="../report/degrade.rst", category="Measurements"),
     log:
         "logs/degrade/{dataset}/{task}.log",
     params:

@@ -23,7 +23,7 @@ rule input_provenance:
     input:
         [item.path for item in EXTERNAL_INPUTS],
     output:
-        "results/inputs.json",
+        RESULTS["inputs"],
     log:
         "logs/input_provenance.log",
     params:

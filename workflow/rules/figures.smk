@@ -1,16 +1,12 @@
 rule angle_figure:
     input:
-        lambda wildcards: [
-            shard_file(wildcards.dataset, task, run, shard, "trace.csv")
-            for task in ANGLE_TASKS
-            if task in tasks_of(wildcards.dataset)
-            for run in ANGLE_RUNS
-            for shard in shards(wildcards.dataset)
-        ],
+        lambda wildcards: [path for _, _, path in angle_traces(wildcards.dataset)],
     output:
-        report("results/figures/angles_{dataset}.png", caption="../report/angles.rst", category="Figures"),
+        report(RESULTS["angle_figure"], caption="../report/angles.rst", category="Figures"),
     log:
         "logs/angle_figure/{dataset}.log",
+    params:
+        traces=lambda wildcards: angle_traces(wildcards.dataset),
     conda:
         "../../environment.yml"
     script:

@@ -1,6 +1,6 @@
 rule metric_weights:
     output:
-        "results/metric_weights.json",
+        RESULTS["metric_weights"],
     log:
         "logs/metric_weights.log",
     params:
@@ -16,9 +16,9 @@ rule metric_weights:
 
 rule truth_png:
     input:
-        images="results/data/{dataset}/images.pt",
+        images=RESULTS["images"],
     output:
-        directory("results/png/{dataset}/ground_truth"),
+        directory(RESULTS["truth_png"]),
     log:
         "logs/truth_png/{dataset}.log",
     conda:
@@ -31,17 +31,17 @@ rule metrics:
     input:
         unpack(metric_inputs),
     output:
-        per_image="results/metrics/{dataset}/{task}.csv",
-        per_set="results/set_metrics/{dataset}/{task}.csv",
-        png=directory("results/png/{dataset}/{task}"),
+        per_image=RESULTS["per_image"],
+        per_set=RESULTS["per_set"],
+        png=directory(RESULTS["png"]),
     log:
         "logs/metrics/{dataset}/{task}.log",
     params:
-        shards=lambda wildcards: run_shards(wildcards.dataset, wildcards.task),
+        shards=lambda wildcards: sampler_shards("restored", wildcards.dataset, wildcards.task),
         per_image=PER_IMAGE,
         per_set=PER_SET,
         hub_dir=config["metric_weights"]["hub_dir"],
-        runs=config["runs"],
+        repeats=config["repeats"],
         seed=config["seed"],
     threads: 2
     conda:

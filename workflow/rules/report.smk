@@ -1,22 +1,24 @@
 rule report_html:
     input:
-        tidy="results/tables/main.csv",
-        weights="results/metric_weights.json",
-        ablations="results/tables/ablations.csv",
-        ablation_plot="results/figures/ablations.png",
-        angle_figures=angle_figures(),
-        images=expand("results/data/{dataset}/images.pt", dataset=DATASETS),
-        measurements=all_measurements(),
-        external_inputs="results/inputs.json",
-        restored=lambda wildcards: all_shard_files("pt"),
-        stats=lambda wildcards: all_shard_files("json"),
+        tidy=RESULTS["tidy"],
+        weights=RESULTS["metric_weights"],
+        ablations=RESULTS["ablations"],
+        ablation_plot=RESULTS["ablation_plot"],
+        angle_figures=expand(RESULTS["angle_figure"], dataset=angle_datasets()),
+        images=every("images"),
+        measurements=every("measurements"),
+        external_inputs=RESULTS["inputs"],
+        restored=lambda wildcards: every("restored"),
+        stats=lambda wildcards: every("stats"),
     output:
-        "reports/report.html",
+        RESULTS["html_report"],
     log:
         "logs/report.log",
     params:
         config=config,
-        tasks={dataset: tasks_of(dataset) for dataset in DATASETS},
+        samplers=list(SAMPLERS),
+        image_grids=lambda wildcards: image_grid_inputs(),
+        angle_datasets=angle_datasets(),
     conda:
         "../../environment.yml"
     script:

@@ -1,23 +1,23 @@
 rule sample:
     input:
-        images="results/data/{dataset}/images.pt",
-        measurements="results/degraded/{dataset}/{task}/measurements.pt",
+        images=RESULTS["images"],
+        measurements=RESULTS["measurements"],
         weights=lambda wildcards: prior_weights(wildcards.dataset) + task_weights(wildcards.task),
     output:
-        restored="results/samples/{dataset}/{task}/{run}/shard{shard}.pt",
-        stats="results/samples/{dataset}/{task}/{run}/shard{shard}.json",
-        trace="results/samples/{dataset}/{task}/{run}/shard{shard}.trace.csv",
+        restored=RESULTS["restored"],
+        stats=RESULTS["stats"],
+        trace=RESULTS["trace"],
     log:
-        "logs/sample/{dataset}/{task}/{run}/shard{shard}.log",
+        "logs/sample/{dataset}/{task}/{sampler}/shard{shard}.log",
     params:
         prior=lambda wildcards: prior_of(wildcards.dataset),
-        sampler=lambda wildcards: config["samplers"][wildcards.run],
+        sampler=lambda wildcards: SAMPLERS[wildcards.sampler],
         options=lambda wildcards: operator_options(wildcards.task),
         shard_size=config["shard_size"],
         seed=config["seed"],
-        runs=config["runs"],
+        repeats=config["repeats"],
         device=config["device"],
-        trace=lambda wildcards: traced(wildcards.task, wildcards.run),
+        trace=lambda wildcards: traced(wildcards.task, wildcards.sampler),
     threads: 2
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,

@@ -1,19 +1,20 @@
 rule tables:
     input:
-        all_metric_tables(),
+        per_image=every("per_image"),
+        per_set=every("per_set"),
     output:
-        tidy=report("results/tables/main.csv", caption="../report/tables.rst", category="Tables"),
-        markdown="results/tables/main.md",
-        latex="results/tables/main.tex",
-        ablations="results/tables/ablations.csv",
-        ablation_plot=report("results/figures/ablations.png", caption="../report/ablations.rst", category="Ablations"),
+        tidy=report(RESULTS["tidy"], caption="../report/tables.rst", category="Tables"),
+        markdown=RESULTS["markdown"],
+        latex=RESULTS["latex"],
+        ablations=RESULTS["ablations"],
+        ablation_plot=report(RESULTS["ablation_plot"], caption="../report/ablations.rst", category="Ablations"),
     log:
         "logs/tables.log",
     params:
-        runs=RUNS,
+        samplers=list(SAMPLERS),
         tasks=TASKS,
         metrics=config["metrics"],
-        grids=ABLATIONS,
+        ablations=ABLATIONS,
     conda:
         "../../environment.yml"
     script:

@@ -1,13 +1,9 @@
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from spgd.reporting.figures import plot_angles
 
-sys.stderr = open(snakemake.log[0], "w")
-parts = []
-for path in snakemake.input:
-    run, task = Path(path).parent.name, Path(path).parent.parent.name
-    parts.append(pd.read_csv(path).assign(run=run, task=task))
-plot_angles(pd.concat(parts, ignore_index=True), snakemake.output[0])
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+traces = [pd.read_csv(path).assign(sampler=sampler, task=task) for task, sampler, path in snakemake.params.traces]
+plot_angles(pd.concat(traces, ignore_index=True), snakemake.output[0])

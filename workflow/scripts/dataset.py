@@ -7,7 +7,7 @@ from spgd.data import image_folder, mixture_samples
 from spgd.demo.photos import held_out_views
 from spgd.priors import make_prior
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 spec = snakemake.params.spec
 if spec["kind"] == "image_folder":
     images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"))

@@ -5,7 +5,7 @@ import torch
 from spgd.pipeline.steps import degrade
 from spgd.reporting.images import image_grid
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 data = torch.load(snakemake.input.images, weights_only=True)
 y = degrade(data["images"], data["ids"], snakemake.wildcards.task, snakemake.params.options, snakemake.params.seed)
 torch.save({"y": y, "ids": data["ids"]}, snakemake.output.measurements)

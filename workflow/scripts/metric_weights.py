@@ -3,7 +3,7 @@ import sys
 
 from spgd.metrics.weights import provision
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 records = provision(snakemake.params.hub_dir, download=snakemake.params.download,
                     convert=snakemake.params.convert, keys=tuple(snakemake.params.files))
 for record in records:

@@ -7,22 +7,22 @@ import torch
 from spgd.pipeline.steps import restore_shard, shard_indices
 from spgd.samplers.base import TRACE_COLUMNS
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)
+params = snakemake.params
 data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
-index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), snakemake.params.shard_size)
+index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), params.shard_size)
 ids = [data["ids"][i] for i in index]
 restored, stats, trace = restore_shard(
-    snakemake.params.prior, snakemake.params.sampler, snakemake.wildcards.task, snakemake.params.options,
-    ids, measured["y"][index], data["images"].shape[-1], data["images"].shape[1],
-    snakemake.params.seed, snakemake.params.device, trace=snakemake.params.trace, progress_file=sys.stderr,
-    repeats=snakemake.params.runs,
+    params.prior, params.sampler, snakemake.wildcards.task, params.options, ids, measured["y"][index],
+    data["images"].shape[-1], data["images"].shape[1], params.seed, params.device, trace=params.trace,
+    progress_file=sys.stderr, repeats=params.repeats,
 )
 torch.save({"x": restored, "ids": ids}, snakemake.output.restored)
-# header only when this (task, run) is not traced for the angle figure
+# header only when this (task, sampler) is not traced for the angle figure
 pd.DataFrame(trace or [], columns=TRACE_COLUMNS).to_csv(snakemake.output.trace, index=False)
 with open(snakemake.output.stats, "w") as handle:
     json.dump(stats, handle, indent=1)
-print(f"{snakemake.wildcards.run} {snakemake.wildcards.task}: {len(ids)} images x {stats['repeats']} runs, "
+print(f"{params.sampler.name} {snakemake.wildcards.task}: {len(ids)} images x {stats['repeats']} repeats, "
       f"{stats['wall_seconds']:.1f} s, diverged {sum(map(sum, stats['diverged']))}", file=sys.stderr)

@@ -6,7 +6,7 @@ import torch
 from spgd.checkpoints import sha256_of
 from spgd.demo.training import model_card, train_demo_prior
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 log = lambda message: print(message, file=sys.stderr, flush=True)
 state, record = train_demo_prior(seed=snakemake.params.seed, threads=snakemake.threads, log=log,
                                  steps=snakemake.params.steps)

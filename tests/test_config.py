@@ -1,0 +1,75 @@
+"""The workflow config decoded by the library, without Snakemake; the schema kept equal to the
+library's names."""
+
+import pytest
+import yaml
+
+from spgd.metrics import METRICS
+from spgd.operators import TASKS
+from spgd.pipeline.config import SCHEMA, SamplerSpec, adm_variants, check, load_config, sampler_specs
+from spgd.samplers import VARIANTS
+
+from test_workflow import ROOT
+
+BASE = {"variant": "spgd_adm", "params": {"steps": 4, "lr": 1.0}, "task_params": {"sr4": {"lr": 7.0}, "hdr": {"beta": 0.5}}}
+
+
+def config_with(ablations, **samplers):
+    return {"samplers": {"base": BASE, **samplers}, "ablations": ablations}
+
+
+def test_settings_are_params_with_the_task_overrides():
+    spec = SamplerSpec.from_config("base", BASE)
+    assert spec.settings("sr4") == {"steps": 4, "lr": 7.0}
+    assert spec.settings("gaussian_blur") == {"steps": 4, "lr": 1.0}
+    assert spec.planned_nfe("sr4") == (4 * 5, 4 * 5)  # SPGD's default warm-up N = 5
+
+
+def test_ablation_points_follow_the_rules_of_each_parameter():
+    specs, ablations = sampler_specs(config_with({
+        "lr": {"base": "base", "param": "lr_scale", "values": [0.5]},
+        "adm": {"base": "base", "param": "adm", "values": ["off", "released"]},
+        "seed": {"base": "base", "param": "sample_seed", "values": [3]},
+        "warmup": {"base": "base", "param": "warmup", "values": [2]},
+    }))
+    scaled = specs["base_lr_scale=0.5"]
+    assert scaled.settings("sr4")["lr"] == 3.5 and scaled.settings("hdr") == {"steps": 4, "lr": 0.5, "beta": 0.5}
+    assert specs["base_adm=off"].variant == "spgd_no_adm" and specs["base_adm=released"].variant == "spgd"
+    assert "adm" not in specs["base_adm=off"].params
+    assert specs["base_sample_seed=3"].sample_seed == 3 and specs["base"].sample_seed is None
+    assert specs["base_warmup=2"].params == {"steps": 4, "lr": 1.0, "warmup": 2}
+    assert ablations["adm"] == [("off", "base_adm=off"), ("released", "base_adm=released")]
+    assert list(specs)[:1] == ["base"]
+
+
+def test_the_adm_variants_come_from_the_variant_table():
+    assert adm_variants() == {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}
+    for mode, variant in adm_variants().items():
+        assert VARIANTS[variant] == ("spgd", {"adm": mode})
+
+
+@pytest.mark.parametrize("ablations, message", [
+    ({"a": {"base": "missing", "param": "warmup", "values": [1]}}, "ablations.a.base: 'missing' is not a sampler"),
+    ({"a": {"base": "base", "param": "adm", "values": [False]}}, "ablations.a: ADM mode False"),
+    ({"a": {"base": "nolr", "param": "lr_scale", "values": [2]}}, "lr_scale needs 'lr' in samplers.nolr.params"),
+    ({"a": {"base": "base", "param": "warmup", "values": [2]}}, "point 'base_warmup=2' has the name of another sampler"),
+])
+def test_bad_ablations_are_named(ablations, message):
+    config = config_with(ablations, nolr={"variant": "dps"}, **{"base_warmup=2": {"variant": "dps"}})
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        sampler_specs(config)
+
+
+def test_check_names_a_count_parameter_that_is_not_a_count():
+    config = load_config(ROOT / "config/test/tiny.yaml")
+    config["samplers"]["spgd"]["params"]["steps"] = True
+    with pytest.raises(ValueError, match=r"samplers.spgd.params.steps: expected an integer >= 1, got True"):
+        check(config, sampler_specs(config)[0])
+
+
+def test_the_schema_names_what_the_library_defines():
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]
+    assert schema["tasks"]["propertyNames"]["enum"] == list(TASKS)
+    assert schema["samplers"]["additionalProperties"]["properties"]["variant"]["enum"] == list(VARIANTS)
+    assert schema["metrics"]["items"]["enum"] == list(METRICS)
+    assert schema["metrics"]["default"] == list(METRICS)
