@@ -75,3 +75,16 @@ def vp_sigma(t: torch.Tensor | float) -> torch.Tensor:
 def check_positive(name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def check_non_negative(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def check_sigma_range(name: str, sigma_max: float, sigma_min: float) -> None:
+    """The annealing range of a sampler: sigma_max > sigma_min > 0, both finite."""
+    check_positive(f"{name}: sigma_min", sigma_min)
+    check_positive(f"{name}: sigma_max", sigma_max)
+    if not sigma_max > sigma_min:
+        raise ValueError(f"{name}: sigma_max must be greater than sigma_min, got {sigma_max!r} and {sigma_min!r}")

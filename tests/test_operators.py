@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from spgd.checkpoints import CheckpointError
-from spgd.operators import (TASKS, KernelWizard, imresize_matrix, make_operator, motion_kernel)
+from spgd.operators import (TASKS, KernelWizard, gaussian_kernel, imresize_matrix, make_operator, motion_kernel)
 
 OFFLINE_TASKS = [t for t in TASKS if t != "nonlinear_blur"]
 
@@ -97,6 +97,21 @@ def test_gaussian_kernel_std_is_three_at_256():
     assert torch.sqrt((marginal * r**2).sum()).item() == pytest.approx(3.0, rel=1e-3)
 
 
+def test_gaussian_kernel_is_upstreams_truncated_at_four_std():
+    """scipy's gaussian_filter of a centred delta (spec section 5): separable, zero beyond radius
+    int(4 * 3.0 + 0.5) = 12, each 1-D factor a normalised Gaussian of that radius."""
+    k = torch.as_tensor(gaussian_kernel(61, 3.0))
+    r = torch.arange(-12, 13, dtype=torch.float64)
+    g = torch.exp(-(r**2) / 18)
+    g /= g.sum()
+    expected = torch.zeros(61, 61, dtype=torch.float64)
+    expected[30 - 12:30 + 13, 30 - 12:30 + 13] = torch.outer(g, g)
+    assert torch.allclose(k, expected, atol=1e-15, rtol=0)
+    full = torch.exp(-(torch.arange(-30, 31, dtype=torch.float64) ** 2) / 18)
+    full = torch.outer(full, full) / full.sum() ** 2
+    assert 1e-7 < (k - full).abs().max() < 1.5e-6  # what the full-window kernel got wrong
+
+
 def test_motion_kernels_are_random_paths():
     kernels = [motion_kernel(np.random.default_rng(s), 61, 0.5) for s in range(5)]
     for k in kernels:
@@ -141,7 +156,7 @@ def test_shared_mimics_upstream_one_mask_per_run():
 def test_bad_task_input_is_named():
     with pytest.raises(ValueError, match="unknown task 'deblur'"):
         make_operator("deblur", 32)
-    with pytest.raises(ValueError, match="not divisible by factor 4"):
+    with pytest.raises(ValueError, match="the image size 30 is not divisible by the factor 4"):
         make_operator("sr4", 30)
     with pytest.raises(ValueError, match="expected input of shape"):
         make_operator("hdr", 32, [0]).measure(images())

@@ -15,7 +15,8 @@ from PIL import Image
 from spgd.checkpoints import sha256_of
 from spgd.metrics import METRICS
 from spgd.operators import KernelWizard
-from spgd.pipeline.config import load_config, sampler_specs
+from spgd.pipeline.config import sampler_specs
+from spgd.pipeline.validation import load_config
 from spgd.priors.adm import DEEPINV_BUFFERS, build_unet
 
 from test_workflow import ROOT, snakemake

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from spgd.pipeline import plan as plan_module
-from spgd.pipeline.config import SamplerSpec, load_config
+from spgd.pipeline.config import SamplerSpec
+from spgd.pipeline.validation import load_config
 from spgd.pipeline.plan import plan, with_totals
 
 from test_workflow import ROOT, TINY

@@ -20,7 +20,9 @@ def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: lis
                  hub_dir: str | Path | None, unavailable: dict[str, str] | None = None,
                  device: str = "cpu") -> list[dict]:
     """``restored`` (repeats, B, C, H, W) against ``reference`` (B, C, H, W): one row per image,
-    repeat and metric (image, repeat, diverged, metric, value, unavailable)."""
+    repeat and metric (image, repeat, diverged, metric, value, unavailable). Each image is scored
+    on its own, so that its value never depends on the images batched with it (LPIPS moves by
+    ~1e-8 with the batch)."""
     from . import per_image_metric
 
     unavailable = unavailable or {}
@@ -31,7 +33,8 @@ def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: lis
             reason, values = unavailable.get(metric, ""), [math.nan] * len(image_ids)
             if not reason:
                 try:
-                    values = per_image_metric(metric, images, reference, hub_dir, device).tolist()
+                    values = [per_image_metric(metric, images[b:b + 1], reference[b:b + 1], hub_dir, device).item()
+                              for b in range(len(image_ids))]
                 except MetricUnavailable as error:
                     reason = str(error)
             rows += [dict(image=image_id, repeat=repeat, diverged=bool(diverged[b]), metric=metric,

@@ -7,6 +7,7 @@ kernel latents) are drawn per image (``spgd.seeding.operator_rng``), or once per
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -48,8 +49,8 @@ class Operator(torch.nn.Module):
         self.seed = int(seed)
         self.shared = bool(shared)
         self.noise_sigma = float(self.default_noise_sigma if noise_sigma is None else noise_sigma)
-        if self.noise_sigma < 0:
-            raise ValueError(f"{self.name}: noise_sigma must be >= 0, got {self.noise_sigma}")
+        if not (math.isfinite(self.noise_sigma) and self.noise_sigma >= 0):
+            raise ValueError(f"{self.name}: noise_sigma must be a finite number >= 0, got {noise_sigma!r}")
         self.setup()
         draws = [self.draw_parameters(self._rng(i)) for i in self.image_ids]
         if draws[0] is not None:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..schedule import check_positive
 from .base import Operator, scaled_odd_size
 
 
@@ -22,10 +23,13 @@ def blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_kernel(size: int, std: float) -> np.ndarray:
-    r = np.arange(size) - size // 2
-    g = np.exp(-(r**2) / (2 * std**2))
-    kernel = np.outer(g, g)
-    return kernel / kernel.sum()
+    """The upstream kernel: ``scipy.ndimage.gaussian_filter`` of a centred delta (separable,
+    truncated at 4 std, i.e. zero beyond radius int(4 std + 0.5), reflect boundary)."""
+    from scipy.ndimage import gaussian_filter
+
+    delta = np.zeros((size, size))
+    delta[size // 2, size // 2] = 1.0
+    return gaussian_filter(delta, sigma=std)
 
 
 def motion_kernel(rng: np.random.Generator, size: int = 61, intensity: float = 0.5) -> np.ndarray:
@@ -73,10 +77,9 @@ class _BlurOperator(Operator):
 
     def __init__(self, image_size: int, *args, kernel_size: int | None = None, **kwargs):
         self.kernel_size = scaled_odd_size(61, image_size) if kernel_size is None else int(kernel_size)
-        if self.kernel_size % 2 == 0 or self.kernel_size // 2 >= image_size:
-            raise ValueError(
-                f"blur: kernel_size must be odd and less than twice image_size, got {self.kernel_size}"
-            )
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0 or self.kernel_size // 2 >= image_size:
+            raise ValueError(f"{self.name}: kernel_size must be odd, >= 1 and less than twice the image size "
+                             f"{image_size}, got {self.kernel_size}")
         super().__init__(image_size, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +92,8 @@ class GaussianBlur(_BlurOperator):
     name = "gaussian_blur"
 
     def __init__(self, image_size: int, *args, std: float | None = None, **kwargs):
-        self.std = 3.0 * image_size / 256 if std is None else float(std)
+        self.std = 3.0 * image_size / 256 if std is None else std
+        check_positive("gaussian_blur: std", self.std)
         super().__init__(image_size, *args, **kwargs)
 
     def draw_parameters(self, rng: np.random.Generator) -> np.ndarray:
@@ -102,6 +106,8 @@ class MotionBlur(_BlurOperator):
     name = "motion_blur"
 
     def __init__(self, image_size: int, *args, intensity: float = 0.5, **kwargs):
+        if not 0 < intensity <= 1:
+            raise ValueError(f"motion_blur: intensity must be in (0, 1], got {intensity!r}")
         self.intensity = float(intensity)
         super().__init__(image_size, *args, **kwargs)
 

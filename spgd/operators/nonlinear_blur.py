@@ -154,13 +154,17 @@ class NonlinearBlur(Operator):
     default_noise_sigma = 0.05
     latent_scale = 1.2
 
-    def __init__(self, image_size: int, *args, weights: str | None = None, sha256: str | None = None, **kwargs):
+    kernel_dim = 512  # KernelWizard's, as BKSE's generate_blur/default.yml sets it
+
+    def __init__(self, image_size: int, *args, weights: str | None = None, sha256: str | None = None,
+                 load_network: bool = True, **kwargs):
+        """``load_network=False`` builds everything but BKSE's network: the workflow's start-up
+        check of a config, which must not read weight files."""
         if image_size % 128:
-            raise ValueError(f"nonlinear_blur: image_size must be a multiple of 128, got {image_size}")
-        wizard = load_kernel_wizard(str(weights or ""), sha256)
-        self.kernel_dim = wizard.kernel_dim
+            raise ValueError(f"nonlinear_blur: the image size must be a multiple of 128, got {image_size}")
         super().__init__(image_size, *args, **kwargs)
-        self.wizard = wizard
+        if load_network:
+            self.wizard = load_kernel_wizard(str(weights or ""), sha256)
 
     def draw_parameters(self, rng: np.random.Generator) -> np.ndarray:
         side = self.image_size // 128

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
+from ..schedule import check_positive
 from .base import Operator
 
 
@@ -17,6 +20,8 @@ class PhaseRetrieval(Operator):
     default_noise_sigma = 0.05
 
     def __init__(self, image_size: int, *args, oversample: float = 2.0, **kwargs):
+        if not (math.isfinite(oversample) and oversample >= 0):
+            raise ValueError(f"phase_retrieval: oversample must be a finite number >= 0, got {oversample!r}")
         self.oversample = float(oversample)
         super().__init__(image_size, *args, **kwargs)
 
@@ -36,6 +41,7 @@ class HighDynamicRange(Operator):
     default_noise_sigma = 0.05
 
     def __init__(self, image_size: int, *args, scale: float = 2.0, **kwargs):
+        check_positive("hdr: scale", scale)
         self.scale = float(scale)
         super().__init__(image_size, *args, **kwargs)
 

@@ -49,9 +49,11 @@ class SuperResolution(Operator):
     default_noise_sigma = 0.01
 
     def __init__(self, image_size: int, *args, factor: int = 4, **kwargs):
+        if isinstance(factor, bool) or int(factor) != factor or factor < 1:
+            raise ValueError(f"sr4: factor must be an integer >= 1, got {factor!r}")
         self.factor = int(factor)
         if image_size % self.factor:
-            raise ValueError(f"sr: image_size {image_size} is not divisible by factor {self.factor}")
+            raise ValueError(f"sr4: the image size {image_size} is not divisible by the factor {self.factor}")
         super().__init__(image_size, *args, **kwargs)
 
     def setup(self) -> None:

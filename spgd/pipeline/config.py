@@ -15,10 +15,6 @@ from ..samplers import VARIANTS, make_sampler
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
-# parameters that count something: an integer >= 1 (YAML's true is an int to Python: excluded)
-COUNT_PARAMS = ("steps", "warmup", "langevin_steps", "ode_steps")
-
-
 def adm_variants() -> dict[str, str]:
     """ADM mode -> the SPGD variant that fixes it and nothing else (from ``VARIANTS``)."""
     return {fixed["adm"]: name for name, (base, fixed) in VARIANTS.items() if base == "spgd" and set(fixed) == {"adm"}}
@@ -80,8 +76,6 @@ def sampler_specs(config: dict) -> tuple[dict[str, SamplerSpec], dict[str, list[
     specs = {name: SamplerSpec.from_config(name, entry) for name, entry in config["samplers"].items()}
     ablations = {}
     for ablation, grid in config.get("ablations", {}).items():
-        if grid["base"] not in config["samplers"]:
-            raise ValueError(f"config ablations.{ablation}.base: {grid['base']!r} is not a sampler of 'samplers'")
         ablations[ablation] = []
         for value in grid["values"]:
             try:
@@ -94,16 +88,6 @@ def sampler_specs(config: dict) -> tuple[dict[str, SamplerSpec], dict[str, list[
             specs[point.name] = point
             ablations[ablation].append((value, point.name))
     return specs, ablations
-
-
-def load_config(path: str | Path) -> dict:
-    """A workflow config file as the workflow sees it: validated, schema defaults filled."""
-    import yaml
-    from snakemake.utils import validate
-
-    config = yaml.safe_load(Path(path).read_text())
-    validate(config, str(SCHEMA), set_default=True)
-    return config
 
 
 def dataset_tasks(config: dict, dataset: str) -> list[str]:
@@ -128,32 +112,3 @@ def image_count(config: dict, dataset: str) -> int:
         raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
                          "(give 'count' to plan the DAG without the images)")
     return len(list_images(spec["path"])) - spec.get("start", 0)
-
-
-def check(config: dict, specs: dict[str, SamplerSpec]) -> None:
-    """Checks of a schema-validated config that the schema cannot express."""
-    tasks = list(config["tasks"])
-    for name, dataset in config["datasets"].items():
-        if dataset["kind"] == "image_folder" and "path" not in dataset:
-            raise ValueError(f"config datasets.{name}: kind image_folder needs a 'path'")
-        if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
-            raise ValueError(f"config datasets.{name}: kind {dataset['kind']} needs a 'count'")
-        if prior_of(config, name)["type"] == "adm" and not prior_of(config, name).get("checkpoint"):
-            raise ValueError(f"config prior of dataset {name}: type adm needs a 'checkpoint' path")
-        unknown = set(dataset.get("tasks", [])) - set(tasks)
-        if unknown:
-            raise ValueError(f"config datasets.{name}.tasks: {sorted(unknown)} are not in 'tasks'")
-    for name, spec in specs.items():
-        for key, value in spec.params.items():
-            if key in COUNT_PARAMS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"config samplers.{name}.params.{key}: expected an integer >= 1, got {value!r}")
-        unknown = set(spec.task_params) - set(tasks)
-        if unknown:
-            raise ValueError(f"config samplers.{name}.task_params: tasks {sorted(unknown)} are not in 'tasks'")
-    if "nonlinear_blur" in config["tasks"] and not config["tasks"]["nonlinear_blur"].get("weights"):
-        raise ValueError("config tasks.nonlinear_blur.weights: the path of BKSE's GOPRO_wVAE.pth is required")
-    angles = config.get("angles", {})
-    for key, known in (("tasks", tasks), ("samplers", list(specs))):
-        unknown = set(angles.get(key, [])) - set(known)
-        if unknown:
-            raise ValueError(f"config angles.{key}: {sorted(unknown)} are not configured {key}")

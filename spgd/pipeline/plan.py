@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .config import dataset_tasks, image_count, load_config, prior_of, sampler_specs
+from .config import dataset_tasks, image_count, prior_of, sampler_specs
+from .validation import load_config
 from ..devices import denoiser_seconds
 
 COST_CACHE = Path(".cache") / "spgd" / "nfe_costs.json"

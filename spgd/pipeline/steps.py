@@ -94,17 +94,19 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
     ``shards``: {sampler: its restored shard files}; restorations are written as 8-bit PNGs to
     ``png_dir/SAMPLER/rREPEAT`` for FID and KID against the PNGs in ``truth_png``."""
     data = torch.load(images_file, weights_only=True)
-    truth = dict(zip(data["ids"], data["images"]))
     png_dir, image_rows, set_rows = Path(png_dir), [], []
     for sampler, paths in shards.items():
         labels = {**keys, "sampler": sampler}
+        restored = {}  # image id -> (repeats, C, H, W): rows come in data set order, whatever the shards
         for path in paths:
             shard = torch.load(path, weights_only=True)
-            reference = torch.stack([truth[i] for i in shard["ids"]])
-            image_rows += [{**labels, **row} for row in score_images(shard["x"], reference, shard["ids"], per_image,
-                                                                      hub_dir, unavailable)]
-            for repeat, restored in enumerate(shard["x"]):
-                export_pngs(restored, shard["ids"], png_dir / sampler / f"r{repeat}")
+            restored.update(zip(shard["ids"], shard["x"].unbind(1)))
+        ids = [i for i in data["ids"] if i in restored]
+        x = torch.stack([restored[i] for i in ids], dim=1)
+        reference = data["images"][[data["ids"].index(i) for i in ids]]
+        image_rows += [{**labels, **row} for row in score_images(x, reference, ids, per_image, hub_dir, unavailable)]
+        for repeat, images in enumerate(x):
+            export_pngs(images, ids, png_dir / sampler / f"r{repeat}")
         if per_set:
             folders = [png_dir / sampler / f"r{repeat}" for repeat in range(repeats)]
             for row in score_sets(folders, truth_png, per_set, hub_dir, unavailable, seed=seed):

@@ -1,12 +1,28 @@
 """Priors behind one interface: ``denoise(x, sigma)`` (and ``ddpm_x0`` for DPS)."""
 
-from .adm import ADMPrior, build_unet
+from .adm import SIZE_MULTIPLE as ADM_SIZE_MULTIPLE, ADMPrior, build_unet
 from .base import Prior
 from .gmm import GaussianMixture, operator_matrix, smooth_mixture
-from .unet import EDMUNetPrior
+from .unet import EDMUNetPrior, SmallUNet
 
-__all__ = ["Prior", "ADMPrior", "EDMUNetPrior", "GaussianMixture", "build_unet", "make_prior", "operator_matrix",
-           "smooth_mixture"]
+__all__ = ["Prior", "ADMPrior", "EDMUNetPrior", "GaussianMixture", "build_unet", "check_image_shape", "make_prior",
+           "operator_matrix", "smooth_mixture"]
+
+
+def check_image_shape(spec: dict, channels: int, image_size: int) -> None:
+    """Raise ValueError if the prior of ``spec`` cannot restore images of ``channels`` x
+    ``image_size`` x ``image_size``; reads no weight file."""
+    kind = spec.get("type")
+    if kind == "gmm_smooth":
+        side = int(spec.get("side", 8))
+        if (channels, image_size) != (1, side):
+            raise ValueError(f"the gmm_smooth prior models 1 x {side} x {side} images (its side), "
+                             f"not {channels} x {image_size} x {image_size}")
+        return
+    multiple = SmallUNet.size_multiple() if kind == "edm_unet" else ADM_SIZE_MULTIPLE
+    if channels != 3 or image_size % multiple:
+        raise ValueError(f"the {kind} prior restores RGB images whose side is a multiple of {multiple}, "
+                         f"not {channels} x {image_size} x {image_size}")
 
 
 def make_prior(spec: dict) -> Prior:

@@ -24,6 +24,8 @@ ARCHITECTURES = {
 }
 # Buffers deepinv's DiffUNet adds for its own denoising mode; raw checkpoints do not hold them.
 DEEPINV_BUFFERS = ("sqrt_1m_alphas_cumprod", "sqrt_alphas_cumprod")
+# image sides must be multiples of this: the guided-diffusion UNets halve the image five times
+SIZE_MULTIPLE = 32
 
 
 def build_unet(architecture: str, device: str | torch.device | None = None) -> torch.nn.Module:
@@ -65,8 +67,8 @@ class ADMPrior(Prior):
         return prior.freeze()
 
     def _eps_and_variance(self, x: torch.Tensor, timesteps: torch.Tensor):
-        if x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise ValueError(f"adm prior: image sides must be multiples of 32, got {tuple(x.shape[-2:])}")
+        if x.shape[-1] % SIZE_MULTIPLE or x.shape[-2] % SIZE_MULTIPLE:
+            raise ValueError(f"adm prior: image sides must be multiples of {SIZE_MULTIPLE}, got {tuple(x.shape[-2:])}")
         out = self.unet.forward_diffusion(x, timesteps)
         channels = x.shape[1]
         return out[:, :channels], out[:, channels:]

@@ -86,8 +86,13 @@ class SmallUNet(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
+    @staticmethod
+    def size_multiple(channels=DEMO_ARCHITECTURE["channels"]) -> int:
+        """Image sides must be multiples of this (one halving per level after the first)."""
+        return 2 ** (len(channels) - 1)
+
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        factor = 2 ** (self.levels - 1)
+        factor = self.size_multiple([None] * self.levels)
         if x.shape[-1] % factor or x.shape[-2] % factor:
             raise ValueError(f"SmallUNet: image sides must be multiples of {factor}, got {tuple(x.shape[-2:])}")
         emb = self.embed(c_noise)

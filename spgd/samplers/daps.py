@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from ..schedule import annealing_sigmas, check_positive, linear_decay
+from ..schedule import annealing_sigmas, check_non_negative, check_positive, check_sigma_range, linear_decay
 from .base import DivergenceGuard, SampleResult, Sampler, per_image_squared_norm
 
 
@@ -24,6 +24,9 @@ class DAPS(Sampler):
                 raise ValueError(f"daps: {key} must be >= 1, got {value}")
         check_positive("daps: lr", lr)
         check_positive("daps: tau", tau)
+        check_non_negative("daps: lr_min_ratio", lr_min_ratio)
+        check_sigma_range("daps", sigma_max, sigma_min)
+        check_positive("daps: ode_sigma_min", ode_sigma_min)
         self.steps, self.ode_steps, self.langevin_steps = int(steps), int(ode_steps), int(langevin_steps)
         self.lr, self.lr_min_ratio, self.tau = float(lr), float(lr_min_ratio), float(tau)
         self.sigma_max, self.sigma_min, self.ode_sigma_min = float(sigma_max), float(sigma_min), float(ode_sigma_min)

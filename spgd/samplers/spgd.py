@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..schedule import annealing_sigmas, check_positive, euler_factors, linear_decay
+from ..schedule import annealing_sigmas, check_non_negative, check_positive, check_sigma_range, euler_factors, linear_decay
 from .base import DivergenceGuard, SampleResult, Sampler, per_image_squared_norm
 
 ADM_MODES = ("released", "applied", "off")
@@ -31,6 +31,8 @@ class SPGD(Sampler):
         if not 0 <= beta < 1:
             raise ValueError(f"spgd: beta must be in [0, 1), got {beta}")
         check_positive("spgd: lr", lr)
+        check_non_negative("spgd: lr_min_ratio", lr_min_ratio)
+        check_sigma_range("spgd", sigma_max, sigma_min)
         self.steps, self.warmup, self.lr, self.lr_min_ratio = int(steps), int(warmup), float(lr), float(lr_min_ratio)
         self.beta, self.adm, self.recompute_x0 = float(beta), adm, bool(recompute_x0)
         self.sigma_max, self.sigma_min = float(sigma_max), float(sigma_min)

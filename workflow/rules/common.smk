@@ -1,19 +1,17 @@
 import functools
 import math
 
-from snakemake.utils import validate
-
 from spgd.metrics import SET_METRICS
 from spgd.metrics.weights import WEIGHT_FILES
 from spgd.pipeline import config as configuration
 from spgd.pipeline.fetch import external_inputs, missing_inputs_message
+from spgd.pipeline.validation import checked
 
-validate(config, "../schemas/config.schema.yaml", set_default=True)
-
-# Words as config/README.md defines them: a sampler is a named configuration (a table row), its
-# variant the algorithm, repeats the restorations per image; ablations add samplers.
-SAMPLERS, ABLATIONS = configuration.sampler_specs(config)
-configuration.check(config, SAMPLERS)
+# The config checked before any job (workflow/schemas/config.schema.yaml and what a job would
+# reject, spgd/pipeline/validation.py). Words as config/README.md defines them: a sampler is a
+# named configuration (a table row), its variant the algorithm, repeats the restorations per
+# image; ablations add samplers.
+SAMPLERS, ABLATIONS = checked(config, workflow.configfiles)
 DATASETS = list(config["datasets"])
 TASKS = list(config["tasks"])
 
