@@ -3,7 +3,6 @@ missing inputs and fetching (bad configs: test_validation.py)."""
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -141,8 +140,11 @@ def test_metrics_without_networks_are_shown_unavailable_with_the_reason(second_r
     assert not (second_run / "empty_hub" / "checkpoints").exists()
 
 
+PHOTOS = ROOT / "config" / "test" / "photos.yaml"
+
+
 def test_a_missing_checkpoint_stops_even_a_dry_run_naming_the_file_and_its_source(tmp_path):
-    config = yaml.safe_load(TINY.read_text())
+    config = yaml.safe_load(PHOTOS.read_text())
     config["prior"] = {"type": "adm", "architecture": "ffhq", "checkpoint": str(tmp_path / "ffhq_10m.pt"),
                        "source": {"urls": ["https://example.org/ffhq_10m.pt"]}}
     bad = tmp_path / "adm.yaml"
@@ -154,6 +156,29 @@ def test_a_missing_checkpoint_stops_even_a_dry_run_naming_the_file_and_its_sourc
         assert f"prior.checkpoint = '{tmp_path / 'ffhq_10m.pt'}'" in output
         assert "https://example.org/ffhq_10m.pt" in output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda config, tmp: config.update(device="cuda"), "device 'cuda' was configured but CUDA is not available"),
+    (lambda config, tmp: config["prior"].update(checkpoint=str(tmp)), "cannot read"),
+], ids=["no GPU", "truncated checkpoint"])
+def test_the_preflight_job_stops_the_run_before_any_sample_job(tmp_path, change, message):
+    """A device or checkpoint problem fails one preflight job per dataset, naming the problem
+    (and the file), and no sample job starts."""
+    from spgd.priors.unet import DEMO_CHECKPOINT
+
+    truncated = tmp_path / "demo_truncated.pt"
+    truncated.write_bytes(DEMO_CHECKPOINT.read_bytes()[:5000])
+    config = yaml.safe_load(PHOTOS.read_text()) | {"metrics": ["psnr"]}
+    change(config, truncated)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, configfile=path)
+    log = (tmp_path / "logs/preflight/photos.log").read_text()
+    assert result.returncode != 0 and message in log, log[-2000:]
+    if "checkpoint" in config["prior"]:
+        assert str(truncated) in log
+    assert not (tmp_path / "results/samples").exists()
 
 
 def test_fetch_true_downloads_and_unpacks_a_missing_test_set_then_records_it(tmp_path, server):

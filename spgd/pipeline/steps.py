@@ -14,11 +14,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ..checkpoints import sha256_of
 from ..data import export_pngs
 from ..devices import claimed_device
 from ..metrics.evaluate import score_images, score_sets
 from ..operators import make_operator
 from ..priors import make_prior
+from ..priors.unet import DEMO_CHECKPOINT
 from ..seeding import sampler_seed
 from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS
 from .config import SamplerSpec
@@ -32,6 +34,20 @@ def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, see
 
 def shard_indices(total: int, shard: int, shard_size: int) -> list[int]:
     return list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
+
+
+def preflight(prior_spec: dict, device: str) -> dict:
+    """What the sample jobs of one dataset need, checked once before any of them starts: the
+    configured device is usable and the prior's checkpoint loads (present, complete, of the
+    architecture, with its sha256). Returns what was found, for results/preflight/."""
+    with claimed_device(device) as claimed:
+        prior = make_prior(prior_spec).to(claimed)
+        checkpoint = prior_spec.get("checkpoint") or (DEMO_CHECKPOINT if prior_spec["type"] == "edm_unet" else None)
+        return dict(device=str(claimed), device_name=torch.cuda.get_device_name(claimed) if claimed.type == "cuda"
+                    else platform.processor() or "cpu", prior=prior_spec["type"],
+                    checkpoint=str(checkpoint) if checkpoint else None,
+                    sha256=sha256_of(checkpoint) if checkpoint else None,
+                    parameters=sum(p.numel() for p in prior.parameters()))
 
 
 def restore_shard(prior_spec: dict, sampler: SamplerSpec, task: str, options, image_ids, measurements, image_size,

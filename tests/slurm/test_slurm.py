@@ -16,6 +16,7 @@ TINY = ROOT / "config" / "test" / "tiny.yaml"
 # test overrides of the profile's placeholders: the test cluster's partition and account
 SLURM_OVERRIDES = ["--default-resources", "slurm_partition=debug", "slurm_account=spgd-test", "mem_mb=1500",
                    "runtime=20", "--set-resources", "sample:slurm_partition=debug", "sample:mem_mb=1500",
+                   "preflight:slurm_partition=debug", "preflight:mem_mb=1500",
                    "metrics:mem_mb=3000", "--slurm-init-seconds-before-status-checks=2",
                    "--seconds-between-status-checks=5", "--latency-wait=5"]
 
@@ -54,6 +55,6 @@ def test_sampling_and_metrics_ran_as_slurm_jobs(workflow_runs):
     jobs = [line.split("|") for line in accounting.splitlines()]
     rules = {comment.removeprefix("rule_").split("_wildcards_")[0] for comment, _ in jobs}
     # the plugin puts the rule in the job comment; localrules never reach Slurm
-    assert rules == {"sample", "metrics"}, sorted(rules)
+    assert rules == {"preflight", "sample", "metrics"}, sorted(rules)
     assert all(state == "COMPLETED" for _, state in jobs)
     assert sum(comment.startswith("rule_sample") for comment, _ in jobs) == 2 * 4 * 2  # tasks x samplers x shards

@@ -30,6 +30,7 @@ RESULTS = dict(
     measurements="results/degraded/{dataset}/{task}/measurements.pt",
     preview="results/degraded/{dataset}/{task}/preview.png",
     restored="results/samples/{dataset}/{task}/{sampler}/shard{shard}.pt",
+    preflight="results/preflight/{dataset}.json",
     stats="results/samples/{dataset}/{task}/{sampler}/shard{shard}.json",
     trace="results/samples/{dataset}/{task}/{sampler}/shard{shard}.trace.csv",
     per_image="results/metrics/{dataset}/{task}.csv",

@@ -1,5 +1,27 @@
+# One job per dataset, on the resources of a sample job, before any of them: a device that is not
+# there or a checkpoint that does not load stops the run once, not in every sample job.
+rule preflight:
+    input:
+        weights=lambda wildcards: prior_weights(wildcards.dataset),
+    output:
+        RESULTS["preflight"],
+    log:
+        "logs/preflight/{dataset}.log",
+    params:
+        prior=lambda wildcards: prior_of(wildcards.dataset),
+        device=config["device"],
+    resources:
+        gpu=1 if config["device"].startswith("cuda") else 0,
+        runtime=10,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/preflight.py"
+
+
 rule sample:
     input:
+        preflight=RESULTS["preflight"],
         images=RESULTS["images"],
         measurements=RESULTS["measurements"],
         weights=lambda wildcards: prior_weights(wildcards.dataset) + task_weights(wildcards.task),
