@@ -19,16 +19,41 @@ from .priors import GaussianMixture
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def load_image(path: str | Path, size: int) -> torch.Tensor:
-    """RGB, shorter side resized to ``size`` (bicubic), centre crop ``size``, mapped to [-1, 1]."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        scale = size / min(image.size)
-        resized = image.resize((max(size, round(image.width * scale)), max(size, round(image.height * scale))),
-                               Image.BICUBIC)
-    left, top = (resized.width - size) // 2, (resized.height - size) // 2
-    crop = np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.float32) / 255
-    return torch.from_numpy(crop).permute(2, 0, 1) * 2 - 1
+# 16-bit greyscale as Pillow opens it (a 16-bit RGB PNG opens as 8-bit RGB)
+SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}
+
+
+def load_image(path: str | Path, size: int, upscale: bool = False) -> torch.Tensor:
+    """RGB in [-1, 1]: shorter side resized to ``size`` (bicubic), centre crop ``size``.
+
+    Greyscale is repeated over the channels; 16-bit greyscale is read at its depth (0..65535);
+    palette images get their palette colours and an alpha channel is dropped (the colour under
+    it is kept, as upstream's ``convert("RGB")`` does). An image whose shorter side is below
+    ``size`` is refused unless ``upscale``; an unreadable file is named in the error."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(f"cannot read image {path}: {error}") from None
+    if min(image.size) < size and not upscale:
+        raise ValueError(f"image {path} is {image.width} x {image.height} px, smaller than image_size {size}; "
+                         "set the dataset's 'upscale: true' to upscale such images")
+    scale = size / min(image.size)
+    shape = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
+    if image.mode in SIXTEEN_BIT_MODES:
+        grey = np.asarray(image, dtype=np.float64)
+        if grey.max() > 65535 or grey.min() < 0:
+            raise ValueError(f"image {path}: mode {image.mode} with values outside 0..65535 is not supported")
+        channel = Image.fromarray((grey / 65535).astype(np.float32), mode="F").resize(shape, Image.BICUBIC)
+        channels = [np.asarray(channel, dtype=np.float32)] * 3
+        crop = np.stack(channels, axis=2)
+    else:
+        if image.mode in ("P", "PA", "LA", "La", "RGBa"):
+            image = image.convert("RGBA")
+        crop = np.asarray(image.convert("RGB").resize(shape, Image.BICUBIC), dtype=np.float32) / 255
+    left, top = (shape[0] - size) // 2, (shape[1] - size) // 2
+    crop = np.clip(crop[top:top + size, left:left + size], 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1) * 2 - 1
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -39,14 +64,14 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def image_folder(folder: str | Path, size: int, start: int = 0, count: int | None = None):
-    """Images of ``folder`` sorted by name, ``count`` of them from index ``start``."""
+def image_folder(folder: str | Path, size: int, start: int = 0, count: int | None = None, upscale: bool = False):
+    """Images of ``folder`` sorted by name, ``count`` of them from index ``start`` (``load_image``)."""
     files = list_images(folder)
     chosen = files[start : None if count is None else start + count]
     if not chosen or (count is not None and len(chosen) < count):
         raise ValueError(f"dataset folder {folder}: asked for {count} images from index {start}, "
                          f"found {len(files)} images in all")
-    images = torch.stack([load_image(p, size) for p in chosen])
+    images = torch.stack([load_image(p, size, upscale) for p in chosen])
     manifest = [dict(id=p.stem, source=str(p), sha256=sha256_of(p)) for p in chosen]
     return images, manifest
 

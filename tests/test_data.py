@@ -40,6 +40,37 @@ def test_load_image_converts_grey_to_rgb(tmp_path):
     assert torch.allclose(load_image(tmp_path / "g.png", 16), torch.ones(3, 16, 16))
 
 
+def test_sixteen_bit_palette_and_alpha_images_keep_their_values(tmp_path):
+    """Known pixel values through each kind of file (no resize: 16 px read at 16)."""
+    grey16 = np.full((16, 16), 32768, dtype=np.uint16)  # half of 65535, not white
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    assert Image.open(tmp_path / "g16.png").mode in ("I;16", "I")
+    assert torch.allclose(load_image(tmp_path / "g16.png", 16), torch.full((3, 16, 16), 32768 / 65535 * 2 - 1))
+    palette = Image.new("P", (16, 16))
+    palette.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
+    palette.putpixel((3, 4), 1)
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "p.png")
+    image = (load_image(tmp_path / "p.png", 16) + 1) / 2 * 255
+    assert torch.allclose(image[:, 4, 3], torch.tensor([200.0, 100.0, 50.0]), atol=1e-3)
+    assert torch.allclose(image[:, 0, 0], torch.zeros(3), atol=1e-3)
+    rgba = np.zeros((16, 16, 4), dtype=np.uint8)
+    rgba[..., :3], rgba[..., 3] = (10, 20, 30), 0  # fully transparent: the colour is kept
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    image = (load_image(tmp_path / "a.png", 16) + 1) / 2 * 255
+    assert torch.allclose(image[:, 5, 5], torch.tensor([10.0, 20.0, 30.0]), atol=1e-3)
+
+
+def test_small_or_unreadable_images_are_refused_naming_the_file(tmp_path):
+    write_png(tmp_path / "small.png", np.zeros((12, 20, 3)))
+    with pytest.raises(ValueError, match=r"small.png is 20 x 12 px, smaller than image_size 16; set .*'upscale: true'"):
+        load_image(tmp_path / "small.png", 16)
+    assert load_image(tmp_path / "small.png", 16, upscale=True).shape == (3, 16, 16)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ValueError, match="cannot read image .*broken.png"):
+        load_image(tmp_path / "broken.png", 16)
+
+
 def test_mixture_samples_are_seeded_and_hashed():
     prior = smooth_mixture(16)
     a, manifest = mixture_samples(prior, 3, seed=4)

@@ -6,9 +6,10 @@ import pytest
 from spgd.reporting.tables import paper_table, result_tables, summarise, to_latex, to_markdown
 
 
-def long_rows(sampler, image, repeat, diverged, **values):
+def long_rows(sampler, image, repeat, diverged, step=7, **values):
     return [dict(dataset="d", task="sr4", sampler=sampler, image=image, repeat=repeat, diverged=diverged,
-                 metric=metric, value=value, unavailable="") for metric, value in values.items()]
+                 diverged_step=step if diverged else -1, metric=metric, value=value, unavailable="")
+            for metric, value in values.items()]
 
 
 def per_image():
@@ -26,6 +27,7 @@ def test_summary_counts_diverged_images_instead_of_averaging_them():
     assert spgd["std"] == math.sqrt(2.0)
     dps = tidy[(tidy.sampler == "dps") & (tidy.metric == "psnr")].iloc[0]
     assert (dps["mean"], dps["n"], dps["diverged"]) == (25.0, 1, 1) and math.isnan(dps["std"])
+    assert (dps["restorations"], dps["first_diverged_step"]) == (2, 7) and math.isnan(spgd["first_diverged_step"])
 
 
 def test_several_runs_mean_is_the_headline_and_best_of_n_is_per_image_and_per_metric():
@@ -44,10 +46,12 @@ def test_several_runs_mean_is_the_headline_and_best_of_n_is_per_image_and_per_me
 
 def test_set_metrics_average_over_runs_and_state_n():
     per_set = pd.DataFrame([dict(dataset="d", task="sr4", sampler="spgd", repeat=r, metric="fid", value=v,
-                                 spread=math.nan, n=48, unavailable="") for r, v in enumerate([10.0, 14.0])])
+                                 spread=math.nan, n=n, diverged=50 - n, unavailable="")
+                            for r, (v, n) in enumerate([(10.0, 48), (14.0, 49)])])
     tidy = summarise(per_image(), per_set)
     fid = tidy[tidy.metric == "fid"].iloc[0]
     assert (fid["mean"], fid["n"], fid["repeats"]) == (12.0, 48, 2) and math.isnan(fid["best_of_repeats"])
+    assert (fid["restorations"], fid["diverged"]) == (100, 3)
 
 
 def test_unavailable_metric_is_na_with_its_reason():
@@ -60,17 +64,54 @@ def test_unavailable_metric_is_na_with_its_reason():
 
 
 def test_paper_table_marks_the_best_value_per_column():
-    table = paper_table(summarise(per_image()), ["spgd", "dps"], ["sr4"])
-    assert list(table.index) == ["spgd", "dps"] and list(table.columns) == [("sr4", "psnr"), ("sr4", "ssim")]
+    rows = per_image()
+    table = paper_table(summarise(rows[rows.sampler == "spgd"]), ["spgd"], ["sr4"])
+    assert list(table.columns) == [("sr4", "psnr"), ("sr4", "ssim")]
+    filled = rows["value"].fillna(rows["metric"].map({"psnr": 23.0, "ssim": 0.4}))  # nothing diverged now
+    rows = rows.assign(diverged=False, diverged_step=-1, value=filled)
+    table = paper_table(summarise(rows), ["spgd", "dps"], ["sr4"])
+    assert list(table.index) == ["spgd", "dps"]
     markdown = to_markdown(table)
-    assert "| dps | **25.00** | 0.400 |" in markdown and "| spgd | 21.00 | **0.600** |" in markdown
-    assert "sr4 PSNR" in markdown and r"\textbf{25.00}" in to_latex(table)
+    assert "| dps | **24.00** | 0.400 |" in markdown and "| spgd | 21.00 | **0.600** |" in markdown
+    assert "sr4 PSNR" in markdown and r"\textbf{24.00}" in to_latex(table)
+
+
+def test_a_cell_with_diverged_restorations_is_marked_and_never_bold():
+    """3 of dps's 4 images diverged: its mean over the one survivor (30) beats spgd's 21, yet the
+    cell says what it rests on and spgd's is the best."""
+    rows = [*long_rows("dps", "a", 0, False, psnr=30.0),
+            *(row for image in "bcd" for row in long_rows("dps", image, 0, True, step=40, psnr=math.nan)),
+            *(row for image, v in zip("abcd", [20.0, 22.0, 21.0, 21.0]) for row in long_rows("spgd", image, 0, False, psnr=v))]
+    tidy = summarise(pd.DataFrame(rows))
+    (title, table, marks), = result_tables(tidy, ["spgd", "dps"], ["sr4"], ["psnr"])
+    markdown, latex = to_markdown(table, marks), to_latex(table, marks)
+    assert "| dps | 30.00 (3/4 diverged) |" in markdown and "| spgd | **21.00** |" in markdown
+    assert r"30.00 (3/4 diverged)" in latex and r"\textbf{21.00}" in latex and r"\textbf{30.00}" not in latex
+    dps = tidy[tidy.sampler == "dps"].iloc[0]
+    assert (dps["diverged"], dps["restorations"], dps["first_diverged_step"], dps["n"]) == (3, 4, 40, 1)
 
 
 def test_oracle_table_only_with_several_runs():
     single = result_tables(summarise(per_image()), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])
-    assert [title for title, _ in single] == ["d"]
+    assert [title for title, *_ in single] == ["d"]
     rows = per_image().assign(repeat=0)
     twice = pd.concat([rows, rows.assign(repeat=1)], ignore_index=True)
-    titles = [title for title, _ in result_tables(summarise(twice), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])]
+    titles = [title for title, *_ in result_tables(summarise(twice), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])]
     assert titles == ["d: mean over 2 repeats per image", "d: best of 2 repeats per image (oracle, as upstream reports)"]
+
+
+def test_the_report_marks_diverged_cells_and_lists_each_diverged_restoration():
+    from spgd.reporting.report import render
+
+    rows = [*long_rows("dps", "a", 0, False, psnr=30.0),
+            *(row for image in "bcd" for row in long_rows("dps", image, 0, True, step=40, psnr=math.nan)),
+            *(row for image in "abcd" for row in long_rows("spgd", image, 0, False, psnr=21.0))]
+    config = {"settings": "demo", "prior": {"type": "gmm_smooth"}, "datasets": {"d": {"kind": "mixture_samples"}},
+              "tasks": {"sr4": {}}, "metrics": ["psnr"]}
+    stats = [dict(dataset="d", task="sr4", sampler=sampler, images=list("abcd"), diverged_step=[steps], device="cpu",
+                  wall_seconds=1.0, versions={}) for sampler, steps in (("dps", [-1, 40, 40, 40]), ("spgd", [-1] * 4))]
+    html = render(config, ["spgd", "dps"], summarise(pd.DataFrame(rows)), stats, {})
+    assert "30.00 (3/4 diverged)" in html and "<b>21.00</b>" in html and "<b>30.00</b>" not in html
+    assert "diverged restorations: 3" in html
+    for image in "bcd":
+        assert f"<tr><td>d</td><td>sr4</td><td>dps</td><td>{image}</td><td>0</td><td>40</td></tr>" in html

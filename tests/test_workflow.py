@@ -45,8 +45,8 @@ def test_lint_gives_no_advice():
 
 def test_tiny_config_runs_to_the_report(tiny_run):
     tidy = pd.read_csv(tiny_run / "results" / "tables" / "main.csv")
-    assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "repeats", "diverged",
-                                  "best_of_repeats", "unavailable"]
+    assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "repeats", "restorations",
+                                  "diverged", "first_diverged_step", "best_of_repeats", "unavailable"]
     assert len(tidy) == 2 * 4 * 7  # tasks x samplers (2 configured + 2 ablation points) x metrics
     assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all() and (tidy["repeats"] == 1).all()
     assert tidy[tidy.metric == "psnr"]["mean"].between(5, 60).all()
@@ -116,6 +116,17 @@ def test_sharding_and_more_runs_do_not_change_the_first_run(tiny_run, second_run
     pd.testing.assert_frame_equal(one, first, atol=1e-6)
     second = two[(two.repeat == 1) & (two.metric == "psnr")].sort_values(key).reset_index(drop=True)
     assert not np.allclose(second["value"], first[first.metric == "psnr"]["value"])  # its own sampler noise
+
+
+def test_results_are_byte_identical_across_shard_sizes(tiny_run, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("resharded")
+    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2}
+    (workdir / "resharded.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, configfile=workdir / "resharded.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for table in ("tables/main.csv", "tables/ablations.csv", "metrics/synthetic/gaussian_blur.csv",
+                  "set_metrics/synthetic/gaussian_blur.csv"):
+        assert (workdir / "results" / table).read_bytes() == (tiny_run / "results" / table).read_bytes(), table
 
 
 def test_several_runs_give_mean_and_labelled_oracle_tables(second_run):
@@ -197,7 +208,7 @@ def test_fetch_true_downloads_and_unpacks_a_missing_test_set_then_records_it(tmp
     server.files["test-set.zip"] = buffer.getvalue()
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
     config = yaml.safe_load(TINY.read_text())
-    config.update(fetch=True, prior={"type": "gmm_smooth", "side": 16},
+    config.update(fetch=True, prior={"type": "edm_unet"},
                   datasets={"faces": {"kind": "image_folder", "path": "data/faces", "count": 2, "image_size": 16,
                                       "source": {"urls": [f"{server.url}/test-set.zip"], "sha256": digest}}})
     path = tmp_path / "fetch.yaml"

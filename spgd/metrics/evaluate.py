@@ -18,15 +18,18 @@ from .weights import MetricUnavailable
 
 def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: list, metrics: list[str],
                  hub_dir: str | Path | None, unavailable: dict[str, str] | None = None,
-                 device: str = "cpu") -> list[dict]:
+                 device: str = "cpu", diverged_step: torch.Tensor | None = None) -> list[dict]:
     """``restored`` (repeats, B, C, H, W) against ``reference`` (B, C, H, W): one row per image,
-    repeat and metric (image, repeat, diverged, metric, value, unavailable). Each image is scored
+    repeat and metric (image, repeat, diverged, diverged_step, metric, value, unavailable);
+    ``diverged_step`` (repeats, B): the sampler's step where a restoration diverged, else -1
+    (default: unknown, -1 for every restoration, diverged or not). Each image is scored
     on its own, so that its value never depends on the images batched with it (LPIPS moves by
     ~1e-8 with the batch)."""
     from . import per_image_metric
 
     unavailable = unavailable or {}
     rows = []
+    steps = torch.full(restored.shape[:2], -1, dtype=torch.long) if diverged_step is None else diverged_step
     for repeat, images in enumerate(restored):
         diverged = ~torch.isfinite(images.flatten(1)).all(1)
         for metric in metrics:
@@ -37,8 +40,9 @@ def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: lis
                               for b in range(len(image_ids))]
                 except MetricUnavailable as error:
                     reason = str(error)
-            rows += [dict(image=image_id, repeat=repeat, diverged=bool(diverged[b]), metric=metric,
-                          value=values[b], unavailable=reason) for b, image_id in enumerate(image_ids)]
+            rows += [dict(image=image_id, repeat=repeat, diverged=bool(diverged[b]),
+                          diverged_step=int(steps[repeat, b]), metric=metric, value=values[b], unavailable=reason)
+                     for b, image_id in enumerate(image_ids)]
     return rows
 
 
@@ -46,7 +50,8 @@ def score_sets(repeat_folders: list[str | Path], truth_folder: str | Path, metri
                hub_dir: str | Path, unavailable: dict[str, str] | None = None, seed: int = 0,
                device: str = "cpu") -> list[dict]:
     """FID/KID of each repeat's folder of restored PNGs against the ground-truth PNGs: one row per
-    repeat and metric (repeat, metric, value, spread (KID's std over subsets), n, unavailable)."""
+    repeat and metric (repeat, metric, value, spread (KID's std over subsets), n: the restored
+    images it was computed on, diverged: the ground-truth images without one, unavailable)."""
     unavailable = unavailable or {}
     truth, rows = None, []
     for repeat, folder in enumerate(repeat_folders):
@@ -70,5 +75,5 @@ def score_sets(repeat_folders: list[str | Path], truth_folder: str | Path, metri
                 except MetricUnavailable as error:
                     reason = str(error)
             rows.append(dict(repeat=repeat, metric=metric, value=value, spread=spread, n=len(files),
-                             unavailable=reason))
+                             diverged=len(list_images(truth_folder)) - len(files), unavailable=reason))
     return rows

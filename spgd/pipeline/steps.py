@@ -80,7 +80,7 @@ def _restore_on(device, prior_spec, sampler, task, options, image_ids, measureme
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - start
     stats = dict(
-        images=list(image_ids), repeats=repeats, nfe_forward=results[0].nfe_forward,
+        task=task, images=list(image_ids), repeats=repeats, nfe_forward=results[0].nfe_forward,
         nfe_backward=results[0].nfe_backward, wall_seconds=wall, device=str(device),
         peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
@@ -113,14 +113,16 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
     png_dir, image_rows, set_rows = Path(png_dir), [], []
     for sampler, paths in shards.items():
         labels = {**keys, "sampler": sampler}
-        restored = {}  # image id -> (repeats, C, H, W): rows come in data set order, whatever the shards
+        restored, steps = {}, {}  # image id -> (repeats, C, H, W) and (repeats,), in data set order below
         for path in paths:
             shard = torch.load(path, weights_only=True)
             restored.update(zip(shard["ids"], shard["x"].unbind(1)))
+            steps.update(zip(shard["ids"], shard["diverged_step"].unbind(1)))
         ids = [i for i in data["ids"] if i in restored]
         x = torch.stack([restored[i] for i in ids], dim=1)
         reference = data["images"][[data["ids"].index(i) for i in ids]]
-        image_rows += [{**labels, **row} for row in score_images(x, reference, ids, per_image, hub_dir, unavailable)]
+        image_rows += [{**labels, **row} for row in score_images(x, reference, ids, per_image, hub_dir, unavailable,
+                                                                  diverged_step=torch.stack([steps[i] for i in ids], 1))]
         for repeat, images in enumerate(x):
             export_pngs(images, ids, png_dir / sampler / f"r{repeat}")
         if per_set:
@@ -129,4 +131,7 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
                 set_rows.append({**labels, **row})
                 log(f"{sampler} repeat {row['repeat']} {row['metric']}: {row['value']:.5g} on {row['n']} images "
                     f"{row['unavailable']}")
-    return pd.DataFrame(image_rows, columns=PER_IMAGE_COLUMNS), pd.DataFrame(set_rows, columns=SET_COLUMNS)
+    # samplers in one order whatever order the workflow passed their shards in
+    by_sampler = lambda rows, columns: pd.DataFrame(rows, columns=columns).sort_values("sampler", kind="stable",
+                                                                                       ignore_index=True)
+    return by_sampler(image_rows, PER_IMAGE_COLUMNS), by_sampler(set_rows, SET_COLUMNS)

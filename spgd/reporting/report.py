@@ -55,11 +55,12 @@ def describe_prior(prior: dict) -> str:
 def _result_sections(tidy: pd.DataFrame, samplers: list[str], tasks: list[str], metrics: list[str]) -> list[dict]:
     """Per result table, one compact table per task: rows samplers, a column per metric."""
     sections = []
-    for title, table in result_tables(tidy, samplers, tasks, metrics):
+    for title, table, marks in result_tables(tidy, samplers, tasks, metrics):
         per_task = []
         for task in dict.fromkeys(t for t, _ in table.columns):
-            part = table[[c for c in table.columns if c[0] == task]]
-            cells = formatted_cells(part, lambda text: Markup("<b>%s</b>") % text)
+            columns = [c for c in table.columns if c[0] == task]
+            part = table[columns]
+            cells = formatted_cells(part, lambda text: Markup("<b>%s</b>") % text, marks[columns])
             per_task.append(dict(task=task, labels=[LABELS[m] for _, m in part.columns],
                                  rows=list(zip(part.index, cells))))
         sections.append(dict(title=title, tables=per_task))
@@ -74,6 +75,16 @@ def _metric_notes(tidy: pd.DataFrame) -> list[dict]:
         notes.append(dict(label=LABELS[metric], description=DESCRIPTIONS[metric], counts=sorted(set(rows["n"])),
                           reasons=sorted({r for r in rows["unavailable"].fillna("") if r})))
     return notes
+
+
+def diverged_restorations(stats: list[dict]) -> list[dict]:
+    """Every diverged restoration of the sample jobs' stats: dataset, task, sampler, image, repeat
+    and the sampler step where it became non-finite."""
+    rows = [dict(dataset=s.get("dataset", ""), task=s["task"], sampler=s["sampler"], image=image, repeat=repeat,
+                 step=step)
+            for s in stats for repeat, steps in enumerate(s["diverged_step"])
+            for image, step in zip(s["images"], steps) if step >= 0]
+    return sorted(rows, key=lambda r: (r["dataset"], r["task"], r["sampler"], r["repeat"], str(r["image"])))
 
 
 def render(config: dict, samplers: list[str], tidy: pd.DataFrame, stats: list[dict], image_grids: dict[str, bytes],
@@ -91,7 +102,7 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, stats: list[di
         devices=sorted({s["device"] for s in stats}),
         wall_seconds=sum(s["wall_seconds"] for s in stats),
         jobs=len(stats),
-        diverged=sum(sum(map(sum, s["diverged"])) for s in stats),
+        diverged=diverged_restorations(stats),
         versions=stats[0]["versions"] if stats else {},
         inputs=inputs or [],
         config_yaml=yaml.safe_dump(config, sort_keys=False),

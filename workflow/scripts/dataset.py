@@ -10,7 +10,8 @@ from spgd.priors import make_prior
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 spec = snakemake.params.spec
 if spec["kind"] == "image_folder":
-    images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"))
+    images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"),
+                                    spec["upscale"])
 elif spec["kind"] == "held_out_photos":
     images, manifest = held_out_views(spec["count"], spec["image_size"], snakemake.params.seed)
 else:

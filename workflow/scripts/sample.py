@@ -19,7 +19,9 @@ restored, stats, trace = restore_shard(
     data["images"].shape[-1], data["images"].shape[1], params.seed, params.device, trace=params.trace,
     progress_file=sys.stderr, repeats=params.repeats,
 )
-torch.save({"x": restored, "ids": ids}, snakemake.output.restored)
+stats = {"dataset": snakemake.wildcards.dataset, **stats}
+torch.save({"x": restored, "ids": ids, "diverged_step": torch.tensor(stats["diverged_step"])},
+           snakemake.output.restored)
 # header only when this (task, sampler) is not traced for the angle figure
 pd.DataFrame(trace or [], columns=TRACE_COLUMNS).to_csv(snakemake.output.trace, index=False)
 with open(snakemake.output.stats, "w") as handle:
