@@ -46,7 +46,8 @@ def preflight(prior_spec: dict, device: str) -> dict:
         return dict(device=str(claimed), device_name=torch.cuda.get_device_name(claimed) if claimed.type == "cuda"
                     else platform.processor() or "cpu", prior=prior_spec["type"],
                     checkpoint=str(checkpoint) if checkpoint else None,
-                    sha256=sha256_of(checkpoint) if checkpoint else None,
+                    # a configured sha256 was checked by the load: the file is not hashed twice
+                    sha256=(prior_spec.get("sha256", "").lower() or sha256_of(checkpoint)) if checkpoint else None,
                     parameters=sum(p.numel() for p in prior.parameters()))
 
 
