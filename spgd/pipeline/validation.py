@@ -106,6 +106,7 @@ def checked(config: dict, config_files=()) -> tuple[dict[str, SamplerSpec], dict
     specs, ablations = sampler_specs(config)
     check_samplers(config, specs, ablations)
     check_angles(config, specs)
+    check_tables(config, specs)
     check_tasks(config)
     return specs, ablations
 
@@ -220,6 +221,24 @@ def check_angles(config: dict, specs: dict[str, SamplerSpec]) -> None:
         unknown = set(angles.get(key, [])) - set(known)
         if unknown:
             _fail(f"angles.{key}", f"{sorted(unknown)} are not configured {key}")
+
+
+def check_tables(config: dict, specs: dict[str, SamplerSpec]) -> None:
+    """The reference is a sampler (ablation points included); the published-numbers file exists
+    and reads (``spgd.reporting.tables.read_published``)."""
+    from ..reporting.tables import read_published
+
+    tables = config.get("tables", {})
+    if "reference" in tables and tables["reference"] not in specs:
+        _fail("tables.reference", unknown_name("sampler", tables["reference"], specs))
+    if "published" in tables:
+        if not Path(tables["published"]).is_file():
+            _fail("tables.published", f"file {tables['published']} does not exist (a header-only file shows no "
+                                      "published rows)")
+        try:
+            read_published(tables["published"])
+        except ValueError as error:
+            _fail("tables.published", str(error))
 
 
 def sampler_options(variant: str) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..metrics import LABELS
+from ..metrics import HIGHER_IS_BETTER, LABELS
 
 ANGLE_COLUMNS = {
     "angle_prior_likelihood": ("angle(g_d, g_l)", "tab:blue"),
@@ -22,8 +22,10 @@ def _pyplot():
     return plt
 
 
-def _panel_grid(rows: list, columns: list, draw, path, panel_height: float, sharey: bool = False) -> None:
-    """A rows x columns grid of panels, ``draw(axis, row, column)`` for each, legend in the first."""
+def _panel_grid(rows: list, columns: list, draw, path, panel_height: float, sharey: bool = False,
+                legend: bool = True) -> None:
+    """A rows x columns grid of panels, ``draw(axis, row, column)`` for each, the legend in the first
+    (``legend``: drawn here from the artists' labels; else ``draw`` draws it)."""
     plt = _pyplot()
     figure, axes = plt.subplots(max(len(rows), 1), max(len(columns), 1), squeeze=False, sharey=sharey,
                                 figsize=(4 * max(len(columns), 1), panel_height * max(len(rows), 1)))
@@ -31,29 +33,82 @@ def _panel_grid(rows: list, columns: list, draw, path, panel_height: float, shar
         for c, column in enumerate(columns):
             draw(axes[r][c], row, column)
             axes[r][c].grid(alpha=0.3)
-    if rows and columns:
+    if rows and columns and legend:
         axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def plot_ablations(table: pd.DataFrame, path) -> None:
-    """One panel per (ablation, metric): mean against the grid value, one line per task; metrics
-    with no value (unavailable) get no panel."""
+def ablation_scores(per_image: pd.DataFrame, per_set: pd.DataFrame | None,
+                    ablations: dict[str, list[tuple[object, str]]]) -> pd.DataFrame:
+    """The scores behind the ablation curves: per point (ablation, value) and per dataset, task and
+    metric one row per image (its mean over the repeats that did not diverge) and, for FID and
+    KID, one per repeat."""
+    per_set = per_set if per_set is not None else pd.DataFrame(columns=["sampler", "value"])
+    units = [per_image[~per_image["diverged"].astype(bool)].groupby(
+                 ["dataset", "task", "sampler", "metric", "image"], sort=False)["value"].mean().reset_index(),
+             per_set[["dataset", "task", "sampler", "metric", "value"]] if len(per_set) else None]
+    scores = pd.concat([u for u in units if u is not None], ignore_index=True).dropna(subset=["value"])
+    parts = [scores[scores["sampler"] == sampler].assign(ablation=name, point=str(value), position=i)
+             for name, points in ablations.items() for i, (value, sampler) in enumerate(points)]
+    columns = ["ablation", "point", "position", "dataset", "task", "metric", "value"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def plot_ablations(scores: pd.DataFrame, path, seed: int = 0) -> None:
+    """One panel per (ablation, metric) of ``ablation_scores``: the mean against the grid value, one
+    line per dataset and task, with seaborn's 95 % bootstrap band across images (FID, KID: across
+    repeats); metrics with no value (unavailable) get no panel."""
+    import seaborn
 
     def draw(axis, ablation, metric):
-        part = table[(table["ablation"] == ablation) & (table["metric"] == metric)]
-        labels = [str(v) for v in dict.fromkeys(part["value"])]
-        for (dataset, task), rows in part.groupby(["dataset", "task"], sort=False):
-            axis.errorbar(range(len(rows)), rows["mean"], yerr=rows["std"], marker="o", capsize=2,
-                          label=f"{dataset}/{task}")
-        axis.set_xticks(range(len(labels)), labels)
+        part = scores[(scores["ablation"] == ablation) & (scores["metric"] == metric)]
+        part = part.assign(curve=part["dataset"] + "/" + part["task"])
+        seaborn.lineplot(part, x="position", y="value", hue="curve", marker="o", errorbar=("ci", 95), n_boot=1000,
+                         seed=seed, ax=axis, legend=(ablation, metric) == (rows[0], metrics[0]))
+        labels = part.drop_duplicates("position").sort_values("position")
+        axis.set_xticks(labels["position"].tolist(), labels["point"].tolist())
         axis.set_xlabel(ablation)
         axis.set_ylabel(LABELS[metric])
 
-    metrics = list(dict.fromkeys(table.loc[table["mean"].notna(), "metric"]))
-    _panel_grid(list(dict.fromkeys(table["ablation"])), metrics, draw, path, 3)
+    rows, metrics = list(dict.fromkeys(scores["ablation"])), list(dict.fromkeys(scores["metric"]))
+    _panel_grid(rows, metrics, draw, path, 3, legend=False)
+
+
+def quality_metric(metrics: list[str]) -> str:
+    """The metric of the quality-vs-cost plot: PSNR when computed, else the first of ``metrics``."""
+    return "psnr" if "psnr" in metrics else metrics[0]
+
+
+def plot_quality_cost(tidy: pd.DataFrame, cost: pd.DataFrame, metric: str, path, tasks: list[str] | None = None,
+                      samplers: list[str] | None = None) -> None:
+    """``metric``'s mean against wall seconds per restoration (log scale), one point per sampler,
+    one panel per dataset and task; tasks and samplers in the orders given (seaborn)."""
+    import seaborn
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    _pyplot()
+    points = tidy[tidy["metric"] == metric].merge(cost, on=["dataset", "task", "sampler"])
+    order = {task: i for i, task in enumerate(tasks or [])}
+    points = points.dropna(subset=["mean"]).sort_values(["dataset", "task"], key=lambda c: c.map(order) if c.name == "task"
+                                                        else c, kind="stable")
+    points = points.assign(panel=points["dataset"] + " / " + points["task"])
+    order = [s for s in samplers or [] if s in set(points["sampler"])] or None
+    grid = seaborn.relplot(points, x="seconds_per_restoration", y="mean", hue="sampler", style="sampler",
+                           hue_order=order, style_order=order, col="panel",
+                           col_wrap=min(4, max(points["panel"].nunique(), 1)), kind="scatter", s=60, height=2.8,
+                           facet_kws=dict(sharey=False))
+    grid.set(xscale="log")
+    for axis in grid.axes.flat:  # plain numbers, no crowded labels on the minor ticks
+        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+    better = "higher" if HIGHER_IS_BETTER[metric] else "lower"
+    grid.set_axis_labels("seconds per restoration", f"{LABELS[metric]} ({better} is better)")
+    grid.set_titles("{col_name}")
+    grid.savefig(path, dpi=100)
+    _pyplot().close(grid.figure)
 
 
 def plot_angles(trace: pd.DataFrame, path) -> None:

@@ -9,10 +9,12 @@ import functools
 
 import pandas as pd
 import yaml
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from ..metrics import DESCRIPTIONS, LABELS
-from .tables import formatted_cells, result_tables
+from ..metrics import DESCRIPTIONS, LABELS, SET_METRICS
+from ..pipeline import config as configuration
+from .tables import (PAPER_LPIPS, CellStyle, ResultTable, arrow, cost_table, formatted_rows, paired_note, paired_rows,
+                     result_tables)
 
 BANNERS = {
     "demo": Markup("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."),
@@ -52,18 +54,46 @@ def describe_prior(prior: dict) -> str:
     return f"{prior.get('architecture', 'ffhq')} checkpoint {prior.get('checkpoint')} (sha256 {prior.get('sha256', 'not given')})"
 
 
-def _result_sections(tidy: pd.DataFrame, samplers: list[str], tasks: list[str], metrics: list[str]) -> list[dict]:
-    """Per result table, one compact table per task: rows samplers, a column per metric."""
+HTML = CellStyle(bold=lambda text: Markup("<b>%s</b>") % text, underline=lambda text: Markup("<u>%s</u>") % text,
+                 tie="†", text=escape)
+
+
+def _grouped(table: ResultTable) -> dict:
+    """A table with a column group per task for the template: groups (task, width), metric labels
+    with arrows, rows (label, cells, published?)."""
+    rows = formatted_rows(table, HTML)
+    return dict(title=table.title, notes=table.notes,
+                groups=[(task, sum(1 for t, _ in table.values.columns if t == task)) for task in table.tasks()],
+                labels=[f"{LABELS[m]} {arrow(m)}" for _, m in table.values.columns],
+                rows=[(name, cells, i >= len(table.values)) for i, (name, cells) in enumerate(rows)])
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _task_sections(tables: list[ResultTable], tidy: pd.DataFrame, cost: pd.DataFrame) -> list[dict]:
+    """Per dataset and task: every metric beside each sampler's cost, then the paired comparisons."""
+    widest = {}  # per dataset its table of every metric, else its paper-layout table
+    for table in tables:
+        if table.kind == "every" or (table.kind == "paper" and table.dataset not in widest):
+            widest[table.dataset] = table
     sections = []
-    for title, table, marks in result_tables(tidy, samplers, tasks, metrics):
-        per_task = []
-        for task in dict.fromkeys(t for t, _ in table.columns):
-            columns = [c for c in table.columns if c[0] == task]
-            part = table[columns]
-            cells = formatted_cells(part, lambda text: Markup("<b>%s</b>") % text, marks[columns])
-            per_task.append(dict(task=task, labels=[LABELS[m] for _, m in part.columns],
-                                 rows=list(zip(part.index, cells))))
-        sections.append(dict(title=title, tables=per_task))
+    for table in widest.values():
+        per_image = [m for m in dict.fromkeys(m for _, m in table.values.columns) if m not in SET_METRICS]
+        for task in table.tasks():
+            part = table.part([c for c in table.values.columns if c[0] == task])
+            costs = cost[(cost["dataset"] == table.dataset) & (cost["task"] == task)].set_index("sampler")
+            rows = []
+            for name, cells, published in _grouped(part)["rows"]:
+                spent = costs.loc[name] if name in costs.index else None
+                rows.append((name, cells, [] if spent is None else [
+                    _number(spent["nfe_forward"]), _number(spent["nfe_backward"]),
+                    _number(spent["seconds_per_restoration"]), f"{spent['peak_memory_bytes'] / 2**20:,.0f}",
+                    spent["device"]], published))
+            sections.append(dict(title=f"{table.dataset} / {task}", labels=_grouped(part)["labels"], rows=rows,
+                                 paired_labels=[f"{LABELS[m]} {arrow(m)}" for m in per_image],
+                                 paired=paired_rows(tidy, table.dataset, task, per_image, list(table.values.index))))
     return sections
 
 
@@ -89,12 +119,17 @@ def diverged_restorations(stats: list[dict]) -> list[dict]:
 
 def render(config: dict, samplers: list[str], tidy: pd.DataFrame, stats: list[dict], image_grids: dict[str, bytes],
            figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
-           inputs: list[dict] | None = None) -> str:
-    """The report of a workflow run. ``samplers``: table rows in order; ``image_grids``: title ->
-    PNG bytes (``images.task_grid``); ``figures``: title -> PNG bytes of plots; ``weights``: metric
-    network records (``spgd.metrics.weights.provision``); ``inputs``: external input records
-    (``spgd.pipeline.fetch.provenance``)."""
+           inputs: list[dict] | None = None, published: pd.DataFrame | None = None) -> str:
+    """The report of a workflow run. ``samplers``: table rows in order; ``tidy``: ``summarise``'s
+    table; ``stats``: the sample jobs' records; ``image_grids``: title -> PNG bytes
+    (``images.task_grid``); ``figures``: title -> PNG bytes of plots; ``weights``: metric network
+    records (``spgd.metrics.weights.provision``); ``inputs``: external input records
+    (``spgd.pipeline.fetch.provenance``); ``published``: ``tables.read_published``'s rows."""
     metrics = list(config.get("metrics", [])) or list(dict.fromkeys(tidy["metric"]))
+    comparison = configuration.comparison(config)
+    tables = result_tables(tidy, samplers, list(config["tasks"]), metrics, comparison,
+                           config.get("tables", {}).get("lpips", PAPER_LPIPS), published,
+                           config.get("tables", {}).get("published"))
     return page(
         "report.html.j2",
         banner=BANNERS[config.get("settings", "demo")],
@@ -106,7 +141,10 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, stats: list[di
         versions=stats[0]["versions"] if stats else {},
         inputs=inputs or [],
         config_yaml=yaml.safe_dump(config, sort_keys=False),
-        results=_result_sections(tidy, samplers, list(config["tasks"]), metrics),
+        results=[_grouped(table) for table in tables if table.kind != "every"],  # "every": per task below
+        task_sections=_task_sections(tables, tidy, cost_table(stats)) if stats else [],
+        reference=comparison.reference,
+        paired_note=paired_note(comparison),
         metrics=_metric_notes(tidy),
         weights=weights or [],
         figures=[(title, png_data_uri(png)) for title, png in (figures or {}).items()],

@@ -1,3 +1,4 @@
+import dataclasses
 import functools
 import math
 
@@ -17,6 +18,11 @@ TASKS = list(config["tasks"])
 
 ANGLE_TASKS = config.get("angles", {}).get("tasks", [])
 ANGLE_SAMPLERS = config.get("angles", {}).get("samplers", [])
+
+# how the tables compare samplers (reference, confidence, resamples, seed) and the published
+# numbers shown beside ours (none when tables.published is not set)
+COMPARISON = configuration.comparison(config)
+PUBLISHED = [config["tables"]["published"]] if "published" in config["tables"] else []
 
 # metrics: per image (PSNR, SSIM, LPIPS) and per image set (FID, KID); the hub files they need
 PER_IMAGE = [m for m in config["metrics"] if m not in SET_METRICS]
@@ -43,7 +49,9 @@ RESULTS = dict(
     markdown="results/tables/main.md",
     latex="results/tables/main.tex",
     ablations="results/tables/ablations.csv",
+    cost="results/tables/cost.csv",
     ablation_plot="results/figures/ablations.png",
+    quality_cost_plot="results/figures/quality_cost.png",
     angle_figure="results/figures/angles_{dataset}.png",
     html_report="reports/report.html",
 )

@@ -4,6 +4,8 @@ rule report_html:
         weights=RESULTS["metric_weights"],
         ablations=RESULTS["ablations"],
         ablation_plot=RESULTS["ablation_plot"],
+        quality_cost_plot=RESULTS["quality_cost_plot"],
+        published=PUBLISHED,
         angle_figures=expand(RESULTS["angle_figure"], dataset=angle_datasets()),
         images=every("images"),
         measurements=every("measurements"),

@@ -2,12 +2,17 @@ rule tables:
     input:
         per_image=every("per_image"),
         per_set=every("per_set"),
+        stats=every("stats"),
+        published=PUBLISHED,
     output:
         tidy=report(RESULTS["tidy"], caption="../report/tables.rst", category="Tables"),
+        cost=report(RESULTS["cost"], caption="../report/cost.rst", category="Tables"),
         markdown=RESULTS["markdown"],
         latex=RESULTS["latex"],
         ablations=RESULTS["ablations"],
         ablation_plot=report(RESULTS["ablation_plot"], caption="../report/ablations.rst", category="Ablations"),
+        quality_cost_plot=report(RESULTS["quality_cost_plot"], caption="../report/quality_cost.rst",
+                                 category="Figures"),
     log:
         "logs/tables.log",
     params:
@@ -15,6 +20,8 @@ rule tables:
         tasks=TASKS,
         metrics=config["metrics"],
         ablations=ABLATIONS,
+        comparison=dataclasses.asdict(COMPARISON),
+        lpips=config["tables"]["lpips"],
     conda:
         "../../environment.yml"
     script:

@@ -1,16 +1,28 @@
+import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from spgd.reporting.figures import plot_ablations
-from spgd.reporting.tables import ablation_table, summarise, write_result_tables
+from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost, quality_metric
+from spgd.reporting.statistics import Comparison
+from spgd.reporting.tables import (ablation_table, cost_table, read_published, result_tables, summarise,
+                                   write_result_tables)
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
+inputs, params = snakemake.input, snakemake.params
 read = lambda paths: pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else None
-tidy = summarise(read(snakemake.input.per_image), read(snakemake.input.per_set))
+per_image, per_set = read(inputs.per_image), read(inputs.per_set)
+comparison = Comparison(**params.comparison)
+tidy = summarise(per_image, per_set, comparison)
 tidy.to_csv(snakemake.output.tidy, index=False)
-write_result_tables(tidy, snakemake.params.samplers, snakemake.params.tasks, snakemake.params.metrics,
-                    snakemake.output.markdown, snakemake.output.latex)
-ablations = ablation_table(tidy, snakemake.params.ablations)
-ablations.to_csv(snakemake.output.ablations, index=False)
-plot_ablations(ablations, snakemake.output.ablation_plot)
+cost = cost_table([json.loads(Path(path).read_text()) for path in inputs.stats])
+cost.to_csv(snakemake.output.cost, index=False)
+published_file = inputs.published[0] if inputs.published else None
+tables = result_tables(tidy, params.samplers, params.tasks, params.metrics, comparison, params.lpips,
+                       read_published(published_file) if published_file else None, published_file)
+write_result_tables(tidy, tables, comparison, snakemake.output.markdown, snakemake.output.latex)
+ablation_table(tidy, params.ablations).to_csv(snakemake.output.ablations, index=False)
+plot_ablations(ablation_scores(per_image, per_set, params.ablations), snakemake.output.ablation_plot, comparison.seed)
+plot_quality_cost(tidy, cost, quality_metric(params.metrics), snakemake.output.quality_cost_plot,
+                  params.tasks, params.samplers)
