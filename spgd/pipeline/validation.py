@@ -225,13 +225,20 @@ def check_angles(config: dict, specs: dict[str, SamplerSpec]) -> None:
 
 def check_tables(config: dict, specs: dict[str, SamplerSpec]) -> None:
     """The reference is a sampler (ablation points included); the published-numbers file exists
-    and reads (``spgd.reporting.tables.read_published``)."""
+    (a relative path is looked up in the working directory, then in the workflow's folder) and
+    reads (``spgd.reporting.tables.read_published``)."""
     from ..reporting.tables import read_published
 
     tables = config.get("tables", {})
     if "reference" in tables and tables["reference"] not in specs:
         _fail("tables.reference", unknown_name("sampler", tables["reference"], specs))
     if "published" in tables:
+        # a relative path: in the working directory, else in the workflow's folder (so the shipped
+        # configs find config/published.csv whatever the working directory)
+        beside_workflow = SCHEMA.parents[2] / tables["published"]
+        if not Path(tables["published"]).is_file() and not Path(tables["published"]).is_absolute() \
+                and beside_workflow.is_file():
+            tables["published"] = str(beside_workflow)
         if not Path(tables["published"]).is_file():
             _fail("tables.published", f"file {tables['published']} does not exist (a header-only file shows no "
                                       "published rows)")

@@ -90,10 +90,10 @@ def plot_quality_cost(tidy: pd.DataFrame, cost: pd.DataFrame, metric: str, path,
 
     _pyplot()
     points = tidy[tidy["metric"] == metric].merge(cost, on=["dataset", "task", "sampler"])
-    order = {task: i for i, task in enumerate(tasks or [])}
-    points = points.dropna(subset=["mean"]).sort_values(["dataset", "task"], key=lambda c: c.map(order) if c.name == "task"
-                                                        else c, kind="stable")
-    points = points.assign(panel=points["dataset"] + " / " + points["task"])
+    rank = {task: i for i, task in enumerate(tasks or [])}
+    points = points.dropna(subset=["mean"])
+    points = points.assign(panel=points["dataset"] + " / " + points["task"], rank=points["task"].map(rank))
+    points = points.sort_values(["dataset", "rank"], kind="stable")
     order = [s for s in samplers or [] if s in set(points["sampler"])] or None
     grid = seaborn.relplot(points, x="seconds_per_restoration", y="mean", hue="sampler", style="sampler",
                            hue_order=order, style_order=order, col="panel",

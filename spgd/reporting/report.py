@@ -84,14 +84,14 @@ def _task_sections(tables: list[ResultTable], tidy: pd.DataFrame, cost: pd.DataF
         for task in table.tasks():
             part = table.part([c for c in table.values.columns if c[0] == task])
             costs = cost[(cost["dataset"] == table.dataset) & (cost["task"] == task)].set_index("sampler")
-            rows = []
-            for name, cells, published in _grouped(part)["rows"]:
+            grouped, rows = _grouped(part), []
+            for name, cells, published in grouped["rows"]:
                 spent = costs.loc[name] if name in costs.index else None
                 rows.append((name, cells, [] if spent is None else [
                     _number(spent["nfe_forward"]), _number(spent["nfe_backward"]),
                     _number(spent["seconds_per_restoration"]), f"{spent['peak_memory_bytes'] / 2**20:,.0f}",
                     spent["device"]], published))
-            sections.append(dict(title=f"{table.dataset} / {task}", labels=_grouped(part)["labels"], rows=rows,
+            sections.append(dict(title=f"{table.dataset} / {task}", labels=grouped["labels"], rows=rows,
                                  paired_labels=[f"{LABELS[m]} {arrow(m)}" for m in per_image],
                                  paired=paired_rows(tidy, table.dataset, task, per_image, list(table.values.index))))
     return sections
