@@ -1,7 +1,7 @@
 """Sampler overhead: wall time of a whole run divided by (NFE x denoiser call time).
 
 Paper settings: SPGD K=100, N=5 (500 NFE with backward), DPS 1000 steps (1000 NFE with
-backward), DAPS-1K (200 x 5 ODE steps = 1000 NFE without backward, plus 200 x 100 Langevin
+backward), DPS-GM at DPS's cost (200 steps x 5 iterations), DAPS-1K (200 x 5 ODE steps = 1000 NFE without backward, plus 200 x 100 Langevin
 steps that use only the operator). The prior is a small randomly initialised CNN: this measures
 timing, not restoration quality. Each sampler run alternates with a reference loop that makes
 exactly the same denoiser calls and nothing else (CPU speed drifts too much for a one-off
@@ -27,6 +27,7 @@ from spgd.samplers import make_sampler
 PAPER = {
     "spgd": dict(steps=100, warmup=5, lr=1.0),
     "dps": dict(steps=1000, zeta=0.5),
+    "dps_gm": dict(steps=200, warmup=5, zeta=0.5),
     "daps": dict(steps=200, ode_steps=5, langevin_steps=100, lr=1e-4),
 }
 

@@ -63,3 +63,17 @@ def test_the_schema_names_what_the_library_defines():
     assert schema["samplers"]["additionalProperties"]["properties"]["variant"]["enum"] == list(VARIANTS)
     assert schema["metrics"]["items"]["enum"] == list(METRICS)
     assert schema["metrics"]["default"] == list(METRICS)
+
+
+def test_an_adm_ablation_of_dps_gm_sets_its_parameter():
+    specs, ablations = sampler_specs({"samplers": {"gm": {"variant": "dps_gm", "params": {"steps": 4}}},
+                                      "ablations": {"adm": {"base": "gm", "param": "adm", "values": ["off", "applied"]}}})
+    assert specs["gm_adm=off"].variant == "dps_gm" and specs["gm_adm=off"].params == {"steps": 4, "adm": "off"}
+    assert specs["gm_adm=off"].build(None, "sr4").gradient_management().adm == "off"
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMA.parents[2].glob("config/**/*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_passes_the_checks(path):
+    from spgd.pipeline.validation import load_config
+
+    assert load_config(path)["samplers"]

@@ -9,11 +9,12 @@ import math
 import pytest
 import torch
 
+import spgd.samplers.gradient_management as gradient_management
 import spgd.samplers.spgd as spgd_module
 from spgd.exactness import moments_error, residual_ratio
 from spgd.operators import make_operator
 from spgd.priors import operator_matrix
-from spgd.samplers import SPGD, make_sampler
+from spgd.samplers import DPS, DPSGM, SPGD, make_sampler
 from spgd.seeding import NoiseStreams
 
 N = 512  # samples per distribution check
@@ -130,6 +131,22 @@ def test_dps_check_fails_with_flipped_gradient_sign(gmm):
     assert not dps_ok(*posterior_check(gmm, sampler))
 
 
+def dps_gm(gmm, **settings):
+    # 100 steps of 5 iterations: the cost of DPS with 500 steps
+    return make_sampler("dps_gm", gmm, **{"steps": 100, "warmup": 5, "zeta": 0.5, "clip_x0": False, **settings})
+
+
+@pytest.mark.parametrize("adm", ["applied", "off"])
+def test_dps_gm_approximates_the_posterior_like_dps(gmm, adm):
+    assert dps_ok(*posterior_check(gmm, dps_gm(gmm, adm=adm)))
+
+
+def test_dps_gm_check_fails_with_flipped_momentum_sign(gmm, monkeypatch):
+    momentum = gradient_management.adm_momentum
+    monkeypatch.setattr(gradient_management, "adm_momentum", lambda m, g, beta: -momentum(m, g, beta))
+    assert not dps_ok(*posterior_check(gmm, dps_gm(gmm, adm="applied")))
+
+
 def test_spgd_reaches_measurement_consistency(gmm):
     mean_error, _, residual = posterior_check(gmm, make_sampler("spgd", gmm, steps=100, warmup=5, lr=1.0))
     assert 0.95 < residual < 1.1 and mean_error < 0.35
@@ -163,6 +180,35 @@ def test_released_adm_equals_off_and_differs_from_applied(gmm):
     assert torch.allclose(beta_zero, off, atol=1e-6)
 
 
+def rows_without_nan(trace, ids):
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in trace.rows(ids)]
+
+
+def test_dps_gm_with_one_iteration_and_no_momentum_is_dps(gmm):
+    op, y = small_problem(gmm)
+    plain = run(make_sampler("dps", gmm, steps=40, zeta=0.5), op, y, trace=True)
+    one = run(make_sampler("dps_gm", gmm, steps=40, zeta=0.5, warmup=1, adm="off"), op, y, trace=True)
+    assert torch.equal(plain.x, one.x) and (plain.nfe_forward, plain.nfe_backward) == (one.nfe_forward, one.nfe_backward)
+    assert rows_without_nan(plain.trace, op.image_ids) == rows_without_nan(one.trace, op.image_ids)
+    # momentum, more iterations or a decaying zeta each change the images
+    for settings in (dict(warmup=2, adm="off"), dict(warmup=2, adm="applied"), dict(warmup=1, lr_min_ratio=0.5)):
+        other = run(make_sampler("dps_gm", gmm, steps=40, zeta=0.5, **{"adm": "off", **settings}), op, y)
+        assert (other.x - plain.x).abs().max() > 1e-4, settings
+    assert not torch.equal(run(make_sampler("dps_gm", gmm, steps=40, zeta=0.5, warmup=2, adm="off"), op, y).x,
+                           run(make_sampler("dps_gm", gmm, steps=40, zeta=0.5, warmup=2, adm="applied"), op, y).x)
+
+
+def test_dps_gm_equals_dps_with_a_learned_variance():
+    """The ADM checkpoints predict a variance (DPS's other branch): there too N = 1 is DPS."""
+    from spgd.priors import ADMPrior
+
+    prior = ADMPrior.untrained("ffhq")
+    op = make_operator("sr4", 32, ["a", "b"], seed=0, noise_sigma=0.05)
+    y = op.measure(torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    plain = run(DPS(prior, steps=4, zeta=0.3), op, y)
+    assert torch.equal(plain.x, run(DPSGM(prior, steps=4, zeta=0.3, warmup=1, adm="off"), op, y).x)
+
+
 def test_no_warmup_variant_is_warmup_one(gmm):
     sampler = make_sampler("spgd_no_warmup", gmm, steps=10)
     assert isinstance(sampler, SPGD) and sampler.warmup == 1
@@ -182,12 +228,15 @@ def test_nfe_counts(gmm):
     assert (r.nfe_forward, r.nfe_backward) == (28, 21)
     r = run(make_sampler("dps", gmm, steps=25), op, y)
     assert (r.nfe_forward, r.nfe_backward) == (25, 25)
+    sampler = make_sampler("dps_gm", gmm, steps=5, warmup=5)
+    r = run(sampler, op, y)
+    assert (r.nfe_forward, r.nfe_backward) == (25, 25) == sampler.planned_nfe
     r = run(make_sampler("daps", gmm, steps=6, ode_steps=5, langevin_steps=3), op, y)
     assert (r.nfe_forward, r.nfe_backward) == (30, 0)
 
 
 
-@pytest.mark.parametrize("name", ["spgd", "dps", "daps"])
+@pytest.mark.parametrize("name", ["spgd", "dps", "dps_gm", "daps"])
 def test_one_step_evaluates_the_prior_as_planned(gmm, name):
     op, y = small_problem(gmm)
     sampler = make_sampler(name, gmm, steps=1)
@@ -200,6 +249,7 @@ SAMPLER_SETTINGS = {
     "spgd": dict(steps=10, warmup=2),
     "spgd_adm": dict(steps=10, warmup=3),
     "dps": dict(steps=20),
+    "dps_gm": dict(steps=10, warmup=3),
     "daps": dict(steps=5, langevin_steps=5),
 }
 
@@ -248,7 +298,7 @@ def test_trace_records_loss_and_three_angles(gmm, name):
         for key in ("angle_prior_likelihood", "angle_likelihood_consecutive", "angle_prior_consecutive"):
             assert 0 <= r[key] <= 180
         assert r["loss"] >= 0
-    if name.startswith("spgd"):
+    if name.startswith("spgd") or name == "dps_gm":
         assert len([r for r in rows if r["level"] == "warmup"]) == 2 * sampler.steps * sampler.warmup
     untraced = run(sampler, op, y)
     assert untraced.trace is None and torch.equal(untraced.x, result.x)
@@ -261,6 +311,10 @@ def test_bad_sampler_settings_are_named(gmm):
         SPGD(gmm, lr=-1)
     with pytest.raises(ValueError, match="steps must be in"):
         make_sampler("dps", gmm, steps=0)
+    with pytest.raises(ValueError, match="dps_gm: warmup must be >= 1"):
+        make_sampler("dps_gm", gmm, warmup=0)
+    with pytest.raises(ValueError, match="dps_gm: adm must be one of"):
+        make_sampler("dps_gm", gmm, adm="on")
     with pytest.raises(ValueError, match="batch mismatch"):
         op, y = small_problem(gmm, n=2)
         SPGD(gmm).sample(op, y, [1, 2, 3])
@@ -287,7 +341,7 @@ def test_trace_angles_follow_the_definition():
 
 
 def test_adm_momentum_matches_the_spec_formula():
-    from spgd.samplers.spgd import adm_momentum
+    from spgd.samplers.gradient_management import adm_momentum
 
     torch.manual_seed(0)
     m, g = torch.randn(3, 3, 5, 5), torch.randn(3, 3, 5, 5)

@@ -50,8 +50,8 @@ class SamplerSpec:
 
     def varied(self, param: str, value) -> "SamplerSpec":
         """This sampler with one parameter set to ``value``: an ablation point. ``lr_scale``
-        multiplies ``lr`` and every per-task ``lr``; ``adm`` picks the SPGD variant of that ADM
-        mode; ``sample_seed`` gives the point its own sampler noise."""
+        multiplies ``lr`` and every per-task ``lr``; ``adm`` of an SPGD variant picks the SPGD
+        variant of that ADM mode (of ``dps_gm`` it is a parameter like any other); ``sample_seed`` gives the point its own sampler noise."""
         name = f"{self.name}_{param}={value}"
         if param == "lr_scale":
             if "lr" not in self.params:
@@ -59,7 +59,7 @@ class SamplerSpec:
             scaled = lambda p: {**p, "lr": p["lr"] * value} if "lr" in p else p
             return dataclasses.replace(self, name=name, params=scaled(self.params),
                                        task_params={t: scaled(p) for t, p in self.task_params.items()})
-        if param == "adm":
+        if param == "adm" and self.variant in adm_variants().values():
             modes = adm_variants()
             if value not in modes:
                 raise ValueError(f"ADM mode {value!r} is not one of {sorted(modes)} "

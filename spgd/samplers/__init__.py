@@ -1,15 +1,17 @@
-"""Samplers: ``spgd``, ``dps`` and ``daps``, built by name with ``make_sampler``."""
+"""Samplers: ``spgd``, ``dps``, ``dps_gm`` and ``daps``, built by name with ``make_sampler``."""
 
 from .base import AngleTrace, SampleResult, Sampler, angle_degrees
 from .daps import DAPS
-from .dps import DPS
-from .spgd import ADM_MODES, SPGD
+from .dps import DPS, DPSGM
+from .gradient_management import ADM_MODES, GradientManagement
+from .spgd import SPGD
 
-SAMPLERS = {cls.name: cls for cls in (SPGD, DPS, DAPS)}
+SAMPLERS = {cls.name: cls for cls in (SPGD, DPS, DPSGM, DAPS)}
 
 # The paper's comparison rows and ablations are configurations of the three samplers.
 VARIANTS = {
     "dps": ("dps", {}),
+    "dps_gm": ("dps_gm", {}),
     "daps": ("daps", {}),
     "spgd": ("spgd", {"adm": "released"}),
     "spgd_adm": ("spgd", {"adm": "applied"}),
@@ -29,4 +31,4 @@ def make_sampler(name: str, prior, **params) -> Sampler:
     return SAMPLERS[base](prior, **{**params, **fixed})
 
 
-__all__ = ["SAMPLERS", "VARIANTS", "make_sampler", "SPGD", "DPS", "DAPS", "ADM_MODES", "Sampler", "SampleResult", "AngleTrace", "angle_degrees"]
+__all__ = ["SAMPLERS", "VARIANTS", "make_sampler", "SPGD", "DPS", "DPSGM", "DAPS", "ADM_MODES", "GradientManagement", "Sampler", "SampleResult", "AngleTrace", "angle_degrees"]

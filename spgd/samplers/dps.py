@@ -4,6 +4,15 @@ the prior gives one, else the DDPM posterior variance; no noise at the last step
 
 ``steps`` < 1000 respaces the schedule as guided-diffusion does (evenly spaced timesteps, betas
 recomputed from the kept cumulative alphas); the model still sees original timestep indices.
+
+DPS-GM (``dps_gm``) is DPS with SPGD's gradient management (``spgd.samplers.gradient_management``):
+at each DDPM step, N gradient iterations on x_t (the DPS gradient, smoothed by ADM when applied),
+then the ancestral move of the last iterate reusing its x0_hat, and the last iteration's likelihood
+step: N network evaluations, each with a backward pass, per step; N = 1 without momentum is DPS.
+Step size: ``zeta`` per iteration, decayed by ``lr_min_ratio`` like SPGD's lr (default 1: constant).
+Not zeta / N, so that at equal cost (K/N steps of N iterations against K steps of one) the
+likelihood gets as many steps of the same size as in plain DPS, and a zeta tuned for DPS carries
+over; SPGD's lr is likewise per warm-up iteration.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import torch
 
 from ..schedule import DDPM_STEPS, ddpm_betas
 from .base import DivergenceGuard, SampleResult, Sampler
+from .gradient_management import Evaluation, GradientManagement
 
 
 def respaced_timesteps(steps: int, total: int = DDPM_STEPS) -> list[int]:
@@ -31,7 +41,7 @@ class DPS(Sampler):
     def __init__(self, prior, steps: int = 1000, zeta: float = 1.0, clip_x0: bool = True):
         super().__init__(prior)
         if not (math.isfinite(zeta) and zeta >= 0):
-            raise ValueError(f"dps: zeta must be a finite number >= 0, got {zeta!r}")
+            raise ValueError(f"{self.name}: zeta must be a finite number >= 0, got {zeta!r}")
         self.steps, self.zeta, self.clip_x0 = int(steps), float(zeta), bool(clip_x0)
         self.timesteps = respaced_timesteps(self.steps)
 
@@ -41,7 +51,8 @@ class DPS(Sampler):
 
     @property
     def planned_nfe(self) -> tuple[int, int]:
-        return len(self.timesteps), len(self.timesteps)
+        nfe = len(self.timesteps) * self.gradient_management().warmup
+        return nfe, nfe
 
     def _schedule(self) -> list[tuple[float, float, float, float]]:
         """(alpha_bar, alpha_bar_prev, beta, clipped posterior log-variance) per kept step."""
@@ -56,20 +67,33 @@ class DPS(Sampler):
         log_variance = torch.log(torch.cat([first, posterior_variance[1:]]))
         return list(zip(alpha_bar.tolist(), alpha_bar_prev.tolist(), betas.tolist(), log_variance.tolist()))
 
+    def gradient_management(self) -> GradientManagement:
+        """Plain DPS: one gradient step of ``zeta`` per DDPM step, no momentum, no decay."""
+        return GradientManagement(warmup=1, adm="off", lr=self.zeta, lr_min_ratio=1.0)
+
     def _run(self, operator, y, shape, noise, trace, progress):
         guard = DivergenceGuard(shape[0], y.device)
+        management = self.gradient_management()
         x = noise.next(shape[1:])
         schedule = self._schedule()
         count = len(schedule)
         for n in reversed(range(count)):
             ab, ab_prev, beta, log_variance_clipped = schedule[n]
             step = count - 1 - n
-            x_t = x.detach().requires_grad_(True)
-            x0, variance_values = self.prior.ddpm_x0(x_t, self.timesteps[n], ab)
-            if self.clip_x0:
-                x0 = x0.clamp(-1, 1)
-            distance = (operator(x0) - y).reshape(shape[0], -1).norm(dim=1)
-            (grad,) = torch.autograd.grad(distance.sum(), x_t)
+            timestep = self.timesteps[n]
+
+            def likelihood(x_t):
+                x0, variance_values = self.prior.ddpm_x0(x_t, timestep, ab)
+                if self.clip_x0:
+                    x0 = x0.clamp(-1, 1)
+                distance = (operator(x0) - y).reshape(shape[0], -1).norm(dim=1)
+                return Evaluation(distance, distance**2, x0, variance_values)
+
+            eta = management.step_size(step, count)
+            sigma = math.sqrt((1 - ab) / ab)
+            # warm-up rows only where there is a warm-up: plain DPS's trace is its step rows
+            warmed = management.warm_up(x, likelihood, eta, guard, step, sigma, trace if management.warmup > 1 else None)
+            x_t, x0, variance_values = warmed.x_prev, warmed.x0, warmed.extra
             with torch.no_grad():
                 mean = (beta * math.sqrt(ab_prev) / (1 - ab)) * x0 + ((1 - ab_prev) * math.sqrt(1 - beta) / (1 - ab)) * x_t
                 if variance_values is None:
@@ -78,8 +102,29 @@ class DPS(Sampler):
                     fraction = (variance_values + 1) / 2
                     std = torch.exp(0.5 * (fraction * math.log(beta) + (1 - fraction) * log_variance_clipped))
                 proposal = mean + std * noise.next(shape[1:]) if n > 0 else mean
-                x = guard.check(proposal - self.zeta * grad, step)
+                # the ancestral move of the last iterate, then its likelihood step: with one
+                # iteration this is DPS's x_{t-1} = proposal(x_t) - zeta * grad, term for term
+                likelihood_move = -eta * warmed.update
+                next_x = guard.check(proposal + likelihood_move, step)
                 if trace is not None:
-                    trace.record("step", step, -1, math.sqrt((1 - ab) / ab), distance**2, mean - x_t, -self.zeta * grad)
+                    trace.record("step", step, -1, sigma, warmed.loss, mean - x_t, (x_t - x) + likelihood_move)
+                x = next_x
             progress(1)
-        return SampleResult(guard.finish(x), guard.step, count, count, trace)
+        nfe = count * management.warmup
+        return SampleResult(guard.finish(x), guard.step, nfe, nfe, trace)
+
+
+class DPSGM(DPS):
+    """DPS with gradient management: ``warmup`` iterations per step, ``adm`` and ``beta`` as in
+    SPGD, ``zeta`` per iteration decayed linearly to ``zeta * lr_min_ratio``."""
+
+    name = "dps_gm"
+
+    def __init__(self, prior, steps: int = 200, zeta: float = 1.0, clip_x0: bool = True, warmup: int = 5,
+                 adm: str = "applied", beta: float = 0.9, lr_min_ratio: float = 1.0):
+        super().__init__(prior, steps, zeta, clip_x0)
+        self.warmup, self.adm, self.beta, self.lr_min_ratio = int(warmup), adm, float(beta), float(lr_min_ratio)
+        self.gradient_management().check(self.name)
+
+    def gradient_management(self) -> GradientManagement:
+        return GradientManagement(self.warmup, self.adm, self.beta, self.zeta, self.lr_min_ratio)
