@@ -42,8 +42,10 @@ test-slurm: $(STAMP)
 	tests/slurm/cluster.sh start
 	$(PY) -m pytest -q tests/slurm
 
+# Job start-up, sampler overhead ratios and dry runs of 1k/3k/10k-job grids (about 3 min on 2 cores);
+# DEMO=1 adds the demo's breakdown by stage and job, PAPER=1 the paper's full NFE for the ratios.
 benchmark: $(STAMP)
-	$(PY) benchmarks/sampler_overhead.py
+	$(PY) benchmarks/workflow_speed.py $(if $(DEMO),--demo) $(if $(PAPER),--paper)
 
 # Compute plan of a config: make plan CONFIG=config/paper.yaml [DEVICE=cuda]
 CONFIG ?= config/paper.yaml

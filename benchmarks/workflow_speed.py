@@ -1,6 +1,8 @@
-"""Where users wait: a demo run broken down by stage and job, the dry run of large grids, and the
-job start-up every sample job pays.
+"""Where users wait: the job start-up every job pays, the samplers' overhead over their network
+calls, the dry run of large grids and (with --demo) a demo run broken down by stage and job.
+`make benchmark` runs it without the demo in about 3 minutes on 2 cores.
 
+0. Sampler ratios: benchmarks/sampler_overhead.py (a fifth of the paper's steps; --paper for all).
 1. Demo breakdown: runs the workflow on config/config.yaml in a scratch folder (the metric networks
    of the repository's .cache are linked in, as after a first `make demo`) and reads each job's
    wall time from Snakemake's log (second resolution) and each sample job's sampling seconds from
@@ -9,7 +11,7 @@ job start-up every sample job pays.
    data set of 20 one-image shards, 5 tasks, ablation points of SPGD's warm-up), wall seconds.
 3. Job start-up: a fresh Python that imports what a sample job imports, best of 3.
 
-    python benchmarks/workflow_speed.py [--skip-demo] [--jobs 1000 3000 10000]
+    python benchmarks/workflow_speed.py [--demo] [--paper] [--jobs 1000 3000 10000]
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
+
+import sampler_overhead
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
@@ -55,10 +59,11 @@ def job_walls(log_text: str) -> list[tuple[str, float]]:
     return out
 
 
-def demo_breakdown() -> None:
+def demo_breakdown(workdir: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        if (ROOT / ".cache").is_dir():
+        work = workdir or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        if (ROOT / ".cache").is_dir() and not (work / ".cache").exists():
             (work / ".cache").symlink_to(ROOT / ".cache")
         start = time.perf_counter()
         run = subprocess.run([*SNAKEMAKE, "--cores", "2", "--directory", str(work),
@@ -130,14 +135,18 @@ def job_startup(rounds: int = 3) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-demo", action="store_true", help="no demo breakdown (it takes minutes)")
+    parser.add_argument("--demo", action="store_true", help="also run the demo and break it down (minutes)")
     parser.add_argument("--jobs", type=int, nargs="*", default=[1000, 3000, 10000], help="dry-run grid sizes")
+    parser.add_argument("--workdir", type=Path, help="run the demo here and keep its results (default: a scratch "
+                                                       "folder, removed afterwards)")
+    sampler_overhead.add_arguments(parser)
     args = parser.parse_args(argv)
     print(f"job start-up (fresh Python, a sample job's imports): {job_startup():.2f} s")
+    sampler_overhead.sampler_ratios(args)
     if args.jobs:
         dry_runs(args.jobs)
-    if not args.skip_demo:
-        demo_breakdown()
+    if args.demo:
+        demo_breakdown(args.workdir)
 
 
 if __name__ == "__main__":

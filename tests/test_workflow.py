@@ -143,15 +143,22 @@ def test_sharding_and_more_runs_do_not_change_the_first_run(tiny_run, second_run
     assert not np.allclose(second["value"], first[first.metric == "psnr"]["value"])  # its own sampler noise
 
 
-def test_results_are_byte_identical_across_shard_sizes(tiny_run, tmp_path_factory):
+def test_results_are_byte_identical_across_shard_sizes_and_job_layouts(tiny_run, tmp_path_factory):
+    """Two images per job, and one job per task running every sampler (sample_jobs: per_task),
+    against the tiny run's one image and one sampler per job."""
     workdir = tmp_path_factory.mktemp("resharded")
-    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2}
+    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2, "sample_jobs": "per_task"}
     (workdir / "resharded.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(workdir, configfile=workdir / "resharded.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     for table in ("tables/main.csv", "tables/ablations.csv", "metrics/synthetic/gaussian_blur.csv",
                   "set_metrics/synthetic/gaussian_blur.csv"):
         assert (workdir / "results" / table).read_bytes() == (tiny_run / "results" / table).read_bytes(), table
+    # one log per task and shard: every sampler of the task ran in that one job
+    logs = sorted(p.relative_to(workdir).as_posix() for p in (workdir / "logs" / "sample").rglob("*.log"))
+    assert logs == ["logs/sample/synthetic/gaussian_blur/shard0.log", "logs/sample/synthetic/random_inpainting/shard0.log"]
+    samplers = set(yaml.safe_load(TINY.read_text())["samplers"]) | {"spgd_warmup=1", "spgd_warmup=3"}
+    assert {line.split()[0] for line in (workdir / logs[0]).read_text().splitlines() if " images x " in line} == samplers
 
 
 def test_several_runs_give_mean_and_labelled_oracle_tables(second_run):

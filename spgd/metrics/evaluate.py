@@ -48,19 +48,25 @@ def score_images(restored: torch.Tensor, reference: torch.Tensor, image_ids: lis
 
 def score_sets(repeat_folders: list[str | Path], truth_folder: str | Path, metrics: list[str],
                hub_dir: str | Path, unavailable: dict[str, str] | None = None, seed: int = 0,
-               device: str = "cpu") -> list[dict]:
+               device: str = "cpu", truth_features: dict | None = None) -> list[dict]:
     """FID/KID of each repeat's folder of restored PNGs against the ground-truth PNGs: one row per
     repeat and metric (repeat, metric, value, spread (KID's std over subsets), n: the restored
-    images it was computed on, diverged: the ground-truth images without one, unavailable)."""
+    images it was computed on, diverged: the ground-truth images without one, unavailable).
+    ``truth_features``: a dict the caller keeps across calls on the same ground truth, so its
+    Inception features are computed once (they do not depend on what they are compared with)."""
     unavailable = unavailable or {}
-    truth, rows = None, []
+    truth_features = {} if truth_features is None else truth_features
+    rows = []
     for repeat, folder in enumerate(repeat_folders):
         files = list_images(folder)  # diverged restorations have no PNG: the set is what was restored
         shared = next((unavailable[m] for m in metrics if m in unavailable), "")
         features = None
         if not shared:  # FID and KID share the Inception features
             try:
-                truth = inception_features(list_images(truth_folder), hub_dir, device) if truth is None else truth
+                key = (str(truth_folder), str(hub_dir), str(device))
+                if key not in truth_features:
+                    truth_features[key] = inception_features(list_images(truth_folder), hub_dir, device)
+                truth = truth_features[key]
                 features = inception_features(files, hub_dir, device)
             except MetricUnavailable as error:
                 shared = str(error)

@@ -22,7 +22,6 @@ from ..operators import make_operator
 from ..priors import make_prior
 from ..priors.unet import DEMO_CHECKPOINT
 from ..seeding import sampler_seed
-from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS
 from .config import SamplerSpec
 
 
@@ -110,8 +109,11 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
     once): (per-image rows, per-set rows), each with ``keys`` (dataset, task) and the sampler.
     ``shards``: {sampler: its restored shard files}; restorations are written as 8-bit PNGs to
     ``png_dir/SAMPLER/rREPEAT`` for FID and KID against the PNGs in ``truth_png``."""
+    from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS  # scipy.stats: not for the sample jobs
+
     data = torch.load(images_file, weights_only=True)
     png_dir, image_rows, set_rows = Path(png_dir), [], []
+    truth_features = {}  # the ground truth's Inception features, once for every sampler
     for sampler, paths in shards.items():
         labels = {**keys, "sampler": sampler}
         restored, steps = {}, {}  # image id -> (repeats, C, H, W) and (repeats,), in data set order below
@@ -128,7 +130,8 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
             export_pngs(images, ids, png_dir / sampler / f"r{repeat}")
         if per_set:
             folders = [png_dir / sampler / f"r{repeat}" for repeat in range(repeats)]
-            for row in score_sets(folders, truth_png, per_set, hub_dir, unavailable, seed=seed):
+            for row in score_sets(folders, truth_png, per_set, hub_dir, unavailable, seed=seed,
+                                  truth_features=truth_features):
                 set_rows.append({**labels, **row})
                 log(f"{sampler} repeat {row['repeat']} {row['metric']}: {row['value']:.5g} on {row['n']} images "
                     f"{row['unavailable']}")

@@ -14,7 +14,6 @@ import zlib
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 # Resamples for the bootstrap: the Monte Carlo error of a 95 % bound is then about 1.4 % of the
 # interval's half-width (tests/test_statistics.py measures that bounds agree to the shown digits).
@@ -46,6 +45,8 @@ def paired_difference(values: pd.Series, reference: pd.Series, comparison: Compa
     """Mean of ``values - reference`` over the images (index) both have with finite values, its
     bootstrap interval (unless not ``interval``; ``names`` seed it) and the Wilcoxon signed-rank
     p-value; NaN where fewer than 2 images pair up."""
+    from scipy import stats  # imported here: every workflow start reads this module, few compare
+
     difference = (values - reference).dropna()
     difference = difference[np.isfinite(difference)].to_numpy(dtype=float)
     n = len(difference)

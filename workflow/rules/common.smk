@@ -119,6 +119,23 @@ def shards(dataset):
     return list(range(math.ceil(image_count(dataset) / config["shard_size"])))
 
 
+# Sample jobs: per (dataset, task, sampler, shard), or with sample_jobs: per_task one job per
+# (dataset, task, shard) for every sampler (outputs and log without the {sampler} wildcard).
+PER_TASK_SAMPLE_JOBS = config["sample_jobs"] == "per_task"
+SAMPLE_LOG = "logs/sample/{dataset}/{task}/" + ("" if PER_TASK_SAMPLE_JOBS else "{sampler}/") + "shard{shard}.log"
+
+
+def sample_outputs(key):
+    """A sample job's ``key`` files: its sampler's, or every sampler's."""
+    if PER_TASK_SAMPLE_JOBS:
+        return expand(RESULTS[key], sampler=list(SAMPLERS), allow_missing=True)
+    return RESULTS[key]
+
+
+def samplers_of_job(wildcards):
+    return list(SAMPLERS) if PER_TASK_SAMPLE_JOBS else [wildcards.sampler]
+
+
 def sampler_shards(key, dataset, task):
     """{sampler: the paths of its shards' ``key`` file (restored, stats, trace)} for one task."""
     return {sampler: [result(key, dataset=dataset, task=task, sampler=sampler, shard=shard) for shard in shards(dataset)]

@@ -19,6 +19,9 @@ rule preflight:
         "../scripts/preflight.py"
 
 
+# Sample jobs (config sample_jobs): one per (dataset, task, sampler, shard), or, for small runs
+# where job start-up outweighs sampling, one per (dataset, task, shard) that runs every sampler in
+# turn. Either way each sampler's shard gets its own files, with the same contents.
 rule sample:
     input:
         preflight=RESULTS["preflight"],
@@ -26,20 +29,20 @@ rule sample:
         measurements=RESULTS["measurements"],
         weights=lambda wildcards: prior_weights(wildcards.dataset) + task_weights(wildcards.task),
     output:
-        restored=RESULTS["restored"],
-        stats=RESULTS["stats"],
-        trace=RESULTS["trace"],
+        restored=sample_outputs("restored"),
+        stats=sample_outputs("stats"),
+        trace=sample_outputs("trace"),
     log:
-        "logs/sample/{dataset}/{task}/{sampler}/shard{shard}.log",
+        SAMPLE_LOG,
     params:
         prior=lambda wildcards: prior_of(wildcards.dataset),
-        sampler=lambda wildcards: SAMPLERS[wildcards.sampler],
+        samplers=lambda wildcards: [SAMPLERS[name] for name in samplers_of_job(wildcards)],
+        traced=lambda wildcards: [traced(wildcards.task, name) for name in samplers_of_job(wildcards)],
         options=lambda wildcards: operator_options(wildcards.task),
         shard_size=config["shard_size"],
         seed=config["seed"],
         repeats=config["repeats"],
         device=config["device"],
-        trace=lambda wildcards: traced(wildcards.task, wildcards.sampler),
     threads: 2
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,

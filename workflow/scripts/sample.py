@@ -14,17 +14,20 @@ data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
 index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), params.shard_size)
 ids = [data["ids"][i] for i in index]
-restored, stats, trace = restore_shard(
-    params.prior, params.sampler, snakemake.wildcards.task, params.options, ids, measured["y"][index],
-    data["images"].shape[-1], data["images"].shape[1], params.seed, params.device, trace=params.trace,
-    progress_file=sys.stderr, repeats=params.repeats,
-)
-stats = {"dataset": snakemake.wildcards.dataset, **stats}
-torch.save({"x": restored, "ids": ids, "diverged_step": torch.tensor(stats["diverged_step"])},
-           snakemake.output.restored)
-# header only when this (task, sampler) is not traced for the angle figure
-pd.DataFrame(trace or [], columns=TRACE_COLUMNS).to_csv(snakemake.output.trace, index=False)
-with open(snakemake.output.stats, "w") as handle:
-    json.dump(stats, handle, indent=1)
-print(f"{params.sampler.name} {snakemake.wildcards.task}: {len(ids)} images x {stats['repeats']} repeats, "
-      f"{stats['wall_seconds']:.1f} s, diverged {sum(map(sum, stats['diverged']))}", file=sys.stderr)
+as_list = lambda files: [files] if isinstance(files, str) else list(files)
+outputs = zip(params.samplers, params.traced, *(as_list(snakemake.output[key]) for key in ("restored", "stats", "trace")))
+# one sampler per job, or (sample_jobs: per_task) every sampler of the task, one after the other
+for sampler, traced, restored_file, stats_file, trace_file in outputs:
+    restored, stats, trace = restore_shard(
+        params.prior, sampler, snakemake.wildcards.task, params.options, ids, measured["y"][index],
+        data["images"].shape[-1], data["images"].shape[1], params.seed, params.device, trace=traced,
+        progress_file=sys.stderr, repeats=params.repeats,
+    )
+    stats = {"dataset": snakemake.wildcards.dataset, **stats}
+    torch.save({"x": restored, "ids": ids, "diverged_step": torch.tensor(stats["diverged_step"])}, restored_file)
+    # header only when this (task, sampler) is not traced for the angle figure
+    pd.DataFrame(trace or [], columns=TRACE_COLUMNS).to_csv(trace_file, index=False)
+    with open(stats_file, "w") as handle:
+        json.dump(stats, handle, indent=1)
+    print(f"{sampler.name} {snakemake.wildcards.task}: {len(ids)} images x {stats['repeats']} repeats, "
+          f"{stats['wall_seconds']:.1f} s, diverged {sum(map(sum, stats['diverged']))}", file=sys.stderr)
