@@ -102,6 +102,10 @@ BAD = [
      "ablations.b.values[1]", "beta must be in [0, 1)"),
     ("sampler named like an ablation point", setting("samplers", "spgd_warmup=1", {"variant": "dps"}),
      "ablations.warmup", "has the name of another sampler"),
+    ("metrics per dataset with a task left out",
+     lambda config: [change(config) for change in (setting("metrics_jobs", "per_dataset"),
+                                                   setting("datasets", "synthetic", "tasks", ["gaussian_blur"]))],
+     "datasets.synthetic.tasks", "metrics_jobs: per_dataset scores every task"),
     # task options
     ("misspelt task option", setting("tasks", "gaussian_blur", "kernal_size", 5), "tasks.gaussian_blur.kernal_size",
      "did you mean 'kernel_size'"),

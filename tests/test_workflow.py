@@ -144,10 +144,11 @@ def test_sharding_and_more_runs_do_not_change_the_first_run(tiny_run, second_run
 
 
 def test_results_are_byte_identical_across_shard_sizes_and_job_layouts(tiny_run, tmp_path_factory):
-    """Two images per job, and one job per task running every sampler (sample_jobs: per_task),
-    against the tiny run's one image and one sampler per job."""
+    """Two images per job, one sample job per task running every sampler (sample_jobs: per_task)
+    and one metrics job for every task (metrics_jobs: per_dataset), against the tiny run's one
+    image and one sampler per sample job and one task per metrics job."""
     workdir = tmp_path_factory.mktemp("resharded")
-    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2, "sample_jobs": "per_task"}
+    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2, "sample_jobs": "per_task", "metrics_jobs": "per_dataset"}
     (workdir / "resharded.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(workdir, configfile=workdir / "resharded.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -159,6 +160,7 @@ def test_results_are_byte_identical_across_shard_sizes_and_job_layouts(tiny_run,
     assert logs == ["logs/sample/synthetic/gaussian_blur/shard0.log", "logs/sample/synthetic/random_inpainting/shard0.log"]
     samplers = set(yaml.safe_load(TINY.read_text())["samplers"]) | {"spgd_warmup=1", "spgd_warmup=3"}
     assert {line.split()[0] for line in (workdir / logs[0]).read_text().splitlines() if " images x " in line} == samplers
+    assert sorted(p.name for p in (workdir / "logs" / "metrics").rglob("*.log")) == ["synthetic.log"]
 
 
 def test_several_runs_give_mean_and_labelled_oracle_tables(second_run):
@@ -313,7 +315,10 @@ def test_demo_prior_on_held_out_photos_runs_to_the_report(tmp_path):
 def test_embedded_default_builds_its_dag(tmp_path):
     result = snakemake(tmp_path, "-n", configfile=ROOT / "config" / "config.yaml")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert job_counts(result.stdout + result.stderr)["sample"] == 7 * 6
+    counts = job_counts(result.stdout + result.stderr)
+    # sample_jobs: per_task and metrics_jobs: per_dataset: one sample job per task (8 samplers each),
+    # one metrics job for the 7 tasks
+    assert (counts["sample"], counts["metrics"]) == (7, 1)
 
 
 def test_angle_traces_and_figure(tiny_run):

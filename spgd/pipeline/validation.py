@@ -207,6 +207,9 @@ def check_structure(config: dict) -> None:
         unknown = set(dataset.get("tasks", [])) - set(tasks)
         if unknown:
             _fail(f"datasets.{name}.tasks", f"{sorted(unknown)} are not in 'tasks' (configured: {', '.join(tasks)})")
+        if config["metrics_jobs"] == "per_dataset" and set(dataset.get("tasks", tasks)) != set(tasks):
+            _fail(f"datasets.{name}.tasks", "metrics_jobs: per_dataset scores every task of 'tasks' in one job "
+                  "per dataset; run every task on this dataset, or use metrics_jobs: per_task")
     for name, entry in config["samplers"].items():
         unknown = set(entry.get("task_params", {})) - set(tasks)
         if unknown:

@@ -119,21 +119,34 @@ def shards(dataset):
     return list(range(math.ceil(image_count(dataset) / config["shard_size"])))
 
 
-# Sample jobs: per (dataset, task, sampler, shard), or with sample_jobs: per_task one job per
-# (dataset, task, shard) for every sampler (outputs and log without the {sampler} wildcard).
+# What one job covers. Sample jobs: one sampler, or with sample_jobs: per_task every sampler of a
+# (dataset, task, shard). Metrics jobs: one task, or with metrics_jobs: per_dataset every task of a
+# dataset. A job's outputs are always lists (one entry per sampler or task it covers).
 PER_TASK_SAMPLE_JOBS = config["sample_jobs"] == "per_task"
+PER_DATASET_METRICS_JOBS = config["metrics_jobs"] == "per_dataset"
 SAMPLE_LOG = "logs/sample/{dataset}/{task}/" + ("" if PER_TASK_SAMPLE_JOBS else "{sampler}/") + "shard{shard}.log"
+METRICS_LOG = "logs/metrics/{dataset}" + ("" if PER_DATASET_METRICS_JOBS else "/{task}") + ".log"
+
+
+def job_files(key, wildcard, values):
+    """``key`` files for each of ``values`` of ``wildcard`` (``["{task}"]`` keeps the wildcard)."""
+    return expand(RESULTS[key], **{wildcard: values}, allow_missing=True)
 
 
 def sample_outputs(key):
-    """A sample job's ``key`` files: its sampler's, or every sampler's."""
-    if PER_TASK_SAMPLE_JOBS:
-        return expand(RESULTS[key], sampler=list(SAMPLERS), allow_missing=True)
-    return RESULTS[key]
+    return job_files(key, "sampler", list(SAMPLERS) if PER_TASK_SAMPLE_JOBS else ["{sampler}"])
 
 
 def samplers_of_job(wildcards):
     return list(SAMPLERS) if PER_TASK_SAMPLE_JOBS else [wildcards.sampler]
+
+
+def metrics_outputs(key):
+    return job_files(key, "task", TASKS if PER_DATASET_METRICS_JOBS else ["{task}"])
+
+
+def tasks_of_metrics_job(wildcards):
+    return tasks_of(wildcards.dataset) if PER_DATASET_METRICS_JOBS else [wildcards.task]
 
 
 def sampler_shards(key, dataset, task):
@@ -142,9 +155,15 @@ def sampler_shards(key, dataset, task):
             for sampler in SAMPLERS}
 
 
+def metric_shards(wildcards):
+    """{task: {sampler: its restored shard files}} for the tasks of one metrics job."""
+    return {task: sampler_shards("restored", wildcards.dataset, task) for task in tasks_of_metrics_job(wildcards)}
+
+
 def metric_inputs(wildcards):
     inputs = dict(images=result("images", dataset=wildcards.dataset), weights=RESULTS["metric_weights"],
-                  shards=[p for paths in sampler_shards("restored", wildcards.dataset, wildcards.task).values() for p in paths])
+                  shards=[p for samplers in metric_shards(wildcards).values() for paths in samplers.values()
+                          for p in paths])
     if PER_SET:
         inputs["truth_png"] = result("truth_png", dataset=wildcards.dataset)
     return inputs

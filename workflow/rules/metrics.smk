@@ -27,17 +27,19 @@ rule truth_png:
         "../scripts/export_png.py"
 
 
+# One job per (dataset, task), or (metrics_jobs: per_dataset) one per dataset for every task: the
+# metric networks are loaded once per job.
 rule metrics:
     input:
         unpack(metric_inputs),
     output:
-        per_image=RESULTS["per_image"],
-        per_set=RESULTS["per_set"],
-        png=directory(RESULTS["png"]),
+        per_image=metrics_outputs("per_image"),
+        per_set=metrics_outputs("per_set"),
+        png=[directory(path) for path in metrics_outputs("png")],
     log:
-        "logs/metrics/{dataset}/{task}.log",
+        METRICS_LOG,
     params:
-        shards=lambda wildcards: sampler_shards("restored", wildcards.dataset, wildcards.task),
+        shards=metric_shards,
         per_image=PER_IMAGE,
         per_set=PER_SET,
         hub_dir=config["metric_weights"]["hub_dir"],

@@ -1,4 +1,4 @@
-"""Every metric of one dataset and task, every sampler (one job loads the networks once)."""
+"""Every metric of one dataset and task (or of every task), every sampler; the networks load once a job."""
 import json
 import sys
 
@@ -10,11 +10,14 @@ from spgd.pipeline.steps import score_task
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
-per_image, per_set = score_task(
-    snakemake.input.images, params.shards, dict(dataset=snakemake.wildcards.dataset, task=snakemake.wildcards.task),
-    params.per_image, params.per_set, params.hub_dir, unavailable_metrics(json.load(open(snakemake.input.weights))),
-    snakemake.output.png, snakemake.input.get("truth_png"), params.repeats, params.seed,
-    log=lambda message: print(message, file=sys.stderr),
-)
-per_image.to_csv(snakemake.output.per_image, index=False)
-per_set.to_csv(snakemake.output.per_set, index=False)
+unavailable = unavailable_metrics(json.load(open(snakemake.input.weights)))
+# one task, or (metrics_jobs: per_dataset) every task of the dataset, in the order of the outputs
+outputs = zip(params.shards.items(), snakemake.output.per_image, snakemake.output.per_set, snakemake.output.png)
+for (task, shards), per_image_file, per_set_file, png_dir in outputs:
+    per_image, per_set = score_task(
+        snakemake.input.images, shards, dict(dataset=snakemake.wildcards.dataset, task=task), params.per_image,
+        params.per_set, params.hub_dir, unavailable, png_dir, snakemake.input.get("truth_png"), params.repeats,
+        params.seed, log=lambda message: print(message, file=sys.stderr),
+    )
+    per_image.to_csv(per_image_file, index=False)
+    per_set.to_csv(per_set_file, index=False)

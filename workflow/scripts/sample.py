@@ -14,8 +14,7 @@ data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
 index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), params.shard_size)
 ids = [data["ids"][i] for i in index]
-as_list = lambda files: [files] if isinstance(files, str) else list(files)
-outputs = zip(params.samplers, params.traced, *(as_list(snakemake.output[key]) for key in ("restored", "stats", "trace")))
+outputs = zip(params.samplers, params.traced, snakemake.output.restored, snakemake.output.stats, snakemake.output.trace)
 # one sampler per job, or (sample_jobs: per_task) every sampler of the task, one after the other
 for sampler, traced, restored_file, stats_file, trace_file in outputs:
     restored, stats, trace = restore_shard(
