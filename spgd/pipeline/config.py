@@ -51,7 +51,8 @@ class SamplerSpec:
     def varied(self, param: str, value) -> "SamplerSpec":
         """This sampler with one parameter set to ``value``: an ablation point. ``lr_scale``
         multiplies ``lr`` and every per-task ``lr``; ``adm`` of an SPGD variant picks the SPGD
-        variant of that ADM mode (of ``dps_gm`` it is a parameter like any other); ``sample_seed`` gives the point its own sampler noise."""
+        variant of that ADM mode (of ``dps_gm`` it is a parameter like any other); ``sample_seed``
+        gives the point its own sampler noise."""
         name = f"{self.name}_{param}={value}"
         if param == "lr_scale":
             if "lr" not in self.params:

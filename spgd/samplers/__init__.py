@@ -8,7 +8,7 @@ from .spgd import SPGD
 
 SAMPLERS = {cls.name: cls for cls in (SPGD, DPS, DPSGM, DAPS)}
 
-# The paper's comparison rows and ablations are configurations of the three samplers.
+# The paper's comparison rows, its ablations and DPS-GM are configurations of these samplers.
 VARIANTS = {
     "dps": ("dps", {}),
     "dps_gm": ("dps_gm", {}),

@@ -124,8 +124,9 @@ def shards(dataset):
 # dataset. A job's outputs are always lists (one entry per sampler or task it covers).
 PER_TASK_SAMPLE_JOBS = config["sample_jobs"] == "per_task"
 PER_DATASET_METRICS_JOBS = config["metrics_jobs"] == "per_dataset"
-SAMPLE_LOG = "logs/sample/{dataset}/{task}/" + ("" if PER_TASK_SAMPLE_JOBS else "{sampler}/") + "shard{shard}.log"
-METRICS_LOG = "logs/metrics/{dataset}" + ("" if PER_DATASET_METRICS_JOBS else "/{task}") + ".log"
+SAMPLE_LOG = ("logs/sample/{dataset}/{task}/shard{shard}.log" if PER_TASK_SAMPLE_JOBS
+              else "logs/sample/{dataset}/{task}/{sampler}/shard{shard}.log")
+METRICS_LOG = "logs/metrics/{dataset}.log" if PER_DATASET_METRICS_JOBS else "logs/metrics/{dataset}/{task}.log"
 
 
 def job_files(key, wildcard, values):
