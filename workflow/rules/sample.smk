@@ -35,10 +35,7 @@ rule sample:
     log:
         SAMPLE_LOG,
     params:
-        prior=lambda wildcards: prior_of(wildcards.dataset),
-        samplers=lambda wildcards: [SAMPLERS[name] for name in samplers_of_job(wildcards)],
-        traced=lambda wildcards: [traced(wildcards.task, name) for name in samplers_of_job(wildcards)],
-        options=lambda wildcards: operator_options(wildcards.task),
+        job=sample_job,
         shard_size=config["shard_size"],
         seed=config["seed"],
         repeats=config["repeats"],

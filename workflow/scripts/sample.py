@@ -14,11 +14,12 @@ data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
 index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), params.shard_size)
 ids = [data["ids"][i] for i in index]
-outputs = zip(params.samplers, params.traced, snakemake.output.restored, snakemake.output.stats, snakemake.output.trace)
+job = params.job
+outputs = zip(job["samplers"], job["traced"], snakemake.output.restored, snakemake.output.stats, snakemake.output.trace)
 # one sampler per job, or (sample_jobs: per_task) every sampler of the task, one after the other
 for sampler, traced, restored_file, stats_file, trace_file in outputs:
     restored, stats, trace = restore_shard(
-        params.prior, sampler, snakemake.wildcards.task, params.options, ids, measured["y"][index],
+        job["prior"], sampler, snakemake.wildcards.task, job["options"], ids, measured["y"][index],
         data["images"].shape[-1], data["images"].shape[1], params.seed, params.device, trace=traced,
         progress_file=sys.stderr, repeats=params.repeats,
     )
