@@ -1,8 +1,8 @@
 """Sampler overhead: wall time of a whole run divided by (NFE x denoiser call time).
 
 Paper settings: SPGD K=100, N=5 (500 NFE with backward), DPS 1000 steps (1000 NFE with
-backward), DPS-GM at DPS's cost (200 steps x 5 iterations), DAPS-1K (200 x 5 ODE steps = 1000 NFE without backward, plus 200 x 100 Langevin
-steps that use only the operator). The prior is a small randomly initialised CNN: this measures
+backward), DPS-GM at DPS's cost (200 steps x 5 iterations), DAPS-1K (200 x 5 ODE steps = 1000
+NFE without backward, plus 200 x 100 Langevin steps that use only the operator). The prior is a small randomly initialised CNN: this measures
 timing, not restoration quality. Each sampler run alternates with a reference loop that makes
 exactly the same denoiser calls and nothing else (CPU speed drifts too much for a one-off
 calibration); the ratio is min(sampler wall) / min(reference wall); "traced" is the same
@@ -51,12 +51,7 @@ class SmallCNNPrior(Prior):
 
 # the default run: a fifth of the paper's steps (the ratio is per network evaluation, so it is the
 # same quantity), in about a minute instead of half an hour on 2 cores; --paper runs the paper's NFE
-QUICK = {
-    "spgd": dict(steps=20, warmup=5, lr=1.0),
-    "dps": dict(steps=200, zeta=0.5),
-    "dps_gm": dict(steps=40, warmup=5, zeta=0.5),
-    "daps": dict(steps=40, ode_steps=5, langevin_steps=100, lr=1e-4),
-}
+QUICK = {name: {**params, "steps": params["steps"] // 5} for name, params in PAPER.items()}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
