@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from spgd.reporting.statistics import Comparison
-from spgd.reporting.tables import result_tables, summarise, to_latex, to_markdown
+from spgd.reporting.tables import cost_table, result_tables, sampling_summary, summarise, to_latex, to_markdown
 
 
 def long_rows(sampler, image, repeat, diverged, step=7, **values):
@@ -128,7 +128,7 @@ def test_the_report_marks_diverged_cells_and_lists_each_diverged_restoration():
               "tasks": {"sr4": {}}, "metrics": ["psnr"],
               "samplers": {"spgd": {"variant": "spgd"}, "dps": {"variant": "dps"}}}
     stats = [stats_record("dps", "abcd", [-1, 40, 40, 40]), stats_record("spgd", "abcd")]
-    html = render(config, ["spgd", "dps"], summarise(pd.DataFrame(rows)), stats, {})
+    html = render(config, ["spgd", "dps"], summarise(pd.DataFrame(rows)), cost_table(stats), sampling_summary(stats), {})
     assert "30.00 (3/4 diverged)" in html and "<b>21.00</b>" in html and "<b>30.00</b>" not in html
     assert "diverged restorations: 3" in html
     for image in "bcd":
@@ -146,7 +146,7 @@ def test_the_report_shows_the_paper_layout_published_rows_cost_and_paired_compar
     published = pd.DataFrame([dict(dataset="d", task="sr4", method="DPS", metric="psnr", value=25.1, source="T1")])
     stats = [stats_record("dps", "abc", wall_seconds=3.0), stats_record("spgd", "abc", nfe_forward=50)]
     tidy = summarise(pd.DataFrame(rows), comparison=Comparison("spgd"))
-    html = render(config, ["dps", "spgd"], tidy, stats, {}, published=published)
+    html = render(config, ["dps", "spgd"], tidy, cost_table(stats), sampling_summary(stats), {}, published=published)
     assert '<th colspan="2" class="group">sr4</th>' in html and "<th>PSNR ↑</th>" in html
     assert '<tr class="published"><th>DPS, published (T1)</th><td>25.10</td><td></td></tr>' in html
     assert "copied from published.csv" in html

@@ -321,6 +321,23 @@ def test_embedded_default_builds_its_dag(tmp_path):
     assert (counts["sample"], counts["metrics"]) == (7, 1)
 
 
+def test_the_report_depends_only_on_the_shards_its_image_grids_show(tmp_path):
+    """The sampling summary comes from the tables step; the report's own inputs are the shards that
+    hold the shown images (IMAGES_SHOWN = 4), so a large grid's DAG does not list every shard twice."""
+    config = yaml.safe_load(TINY.read_text())
+    config["datasets"]["synthetic"]["count"] = 6
+    configfile = tmp_path / "six.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--dag", configfile=configfile)
+    assert result.returncode == 0, result.stderr[-3000:]
+    labels = dict(re.findall(r'^\s*(\d+)\[label = "([^"]*)"', result.stdout, re.M))
+    report = next(node for node, label in labels.items() if label == "report_html")
+    producers = [labels[node] for node in re.findall(rf"^\s*(\d+) -> {report}$", result.stdout, re.M)]
+    sample_shards = {re.search(r"shard: (\d+)", label).group(1) for label in producers if label.startswith("sample")}
+    assert sample_shards == {"0", "1", "2", "3"}
+    assert "tables" in producers
+
+
 def test_angle_traces_and_figure(tiny_run):
     traced = pd.read_csv(tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard0.trace.csv")
     assert len(traced[traced.level == "step"]) == 8 and len(traced[traced.level == "warmup"]) == 8 * 2

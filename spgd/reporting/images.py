@@ -11,6 +11,8 @@ from PIL import Image
 
 from ..data import to_uint8
 
+IMAGES_SHOWN = 4  # rows of a task's image grid in the report
+
 
 def _display_tile(image: torch.Tensor, size: int) -> np.ndarray:
     """uint8 HxWx3 tile; images outside [-1, 1] (amplitudes, NaN) are min-max rescaled."""

@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 
 from ..metrics import DESCRIPTIONS, LABELS, SET_METRICS
 from ..pipeline import config as configuration
-from .tables import (PAPER_LPIPS, CellStyle, ResultTable, arrow, cost_table, formatted_rows, paired_note, paired_rows,
+from .tables import (PAPER_LPIPS, CellStyle, ResultTable, arrow, formatted_rows, paired_note, paired_rows,
                      result_tables)
 
 BANNERS = {
@@ -107,24 +107,14 @@ def _metric_notes(tidy: pd.DataFrame) -> list[dict]:
     return notes
 
 
-def diverged_restorations(stats: list[dict]) -> list[dict]:
-    """Every diverged restoration of the sample jobs' stats: dataset, task, sampler, image, repeat
-    and the sampler step where it became non-finite."""
-    rows = [dict(dataset=s.get("dataset", ""), task=s["task"], sampler=s["sampler"], image=image, repeat=repeat,
-                 step=step)
-            for s in stats for repeat, steps in enumerate(s["diverged_step"])
-            for image, step in zip(s["images"], steps) if step >= 0]
-    return sorted(rows, key=lambda r: (r["dataset"], r["task"], r["sampler"], r["repeat"], str(r["image"])))
-
-
-def render(config: dict, samplers: list[str], tidy: pd.DataFrame, stats: list[dict], image_grids: dict[str, bytes],
-           figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
+def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataFrame, sampling: dict,
+           image_grids: dict[str, bytes], figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
            inputs: list[dict] | None = None, published: pd.DataFrame | None = None) -> str:
     """The report of a workflow run. ``samplers``: table rows in order; ``tidy``: ``summarise``'s
-    table; ``stats``: the sample jobs' records; ``image_grids``: title -> PNG bytes
-    (``images.task_grid``); ``figures``: title -> PNG bytes of plots; ``weights``: metric network
-    records (``spgd.metrics.weights.provision``); ``inputs``: external input records
-    (``spgd.pipeline.fetch.provenance``); ``published``: ``tables.read_published``'s rows."""
+    table; ``cost``: ``cost_table``'s; ``sampling``: ``sampling_summary``'s record; ``image_grids``:
+    title -> PNG bytes (``images.task_grid``); ``figures``: title -> PNG bytes of plots;
+    ``weights``: metric network records (``spgd.metrics.weights.provision``); ``inputs``: external
+    input records (``spgd.pipeline.fetch.provenance``); ``published``: ``tables.read_published``'s rows."""
     metrics = list(config.get("metrics", [])) or list(dict.fromkeys(tidy["metric"]))
     comparison = configuration.comparison(config)
     tables = result_tables(tidy, samplers, list(config["tasks"]), metrics, comparison,
@@ -134,15 +124,11 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, stats: list[di
         "report.html.j2",
         banner=BANNERS[config.get("settings", "demo")],
         priors=[(name, describe_prior(spec.get("prior", config["prior"]))) for name, spec in config["datasets"].items()],
-        devices=sorted({s["device"] for s in stats}),
-        wall_seconds=sum(s["wall_seconds"] for s in stats),
-        jobs=len(stats),
-        diverged=diverged_restorations(stats),
-        versions=stats[0]["versions"] if stats else {},
+        sampling=sampling,
         inputs=inputs or [],
         config_yaml=yaml.safe_dump(config, sort_keys=False),
         results=[_grouped(table) for table in tables if table.kind != "every"],  # "every": per task below
-        task_sections=_task_sections(tables, tidy, cost_table(stats)) if stats else [],
+        task_sections=_task_sections(tables, tidy, cost) if len(cost) else [],
         reference=comparison.reference,
         paired_note=paired_note(comparison),
         metrics=_metric_notes(tidy),

@@ -142,6 +142,25 @@ def cost_table(stats: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COST_COLUMNS).sort_values(KEYS, kind="stable", ignore_index=True)
 
 
+def diverged_restorations(stats: list[dict]) -> list[dict]:
+    """Every diverged restoration of the sample jobs' stats: dataset, task, sampler, image, repeat
+    and the sampler step where it became non-finite."""
+    rows = [dict(dataset=s.get("dataset", ""), task=s["task"], sampler=s["sampler"], image=image, repeat=repeat,
+                 step=step)
+            for s in stats for repeat, steps in enumerate(s["diverged_step"])
+            for image, step in zip(s["images"], steps) if step >= 0]
+    return sorted(rows, key=lambda r: (r["dataset"], r["task"], r["sampler"], r["repeat"], str(r["image"])))
+
+
+def sampling_summary(stats: list[dict]) -> dict:
+    """What the report says of the sampling as a whole, from the sample jobs' stats: runs (a
+    sampler on a shard), their wall seconds, the devices, the package versions and every diverged
+    restoration. Written by the tables step so that the report reads one file, not every shard's."""
+    return dict(runs=len(stats), wall_seconds=sum(s["wall_seconds"] for s in stats),
+                devices=sorted({s["device"] for s in stats}), versions=stats[0]["versions"] if stats else {},
+                diverged=diverged_restorations(stats))
+
+
 # ---- published numbers -------------------------------------------------------------------------
 
 def read_published(path) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from spgd.metrics.weights import WEIGHT_FILES
 from spgd.pipeline import config as configuration
 from spgd.pipeline.fetch import external_inputs, missing_inputs_message
 from spgd.pipeline.validation import checked
+from spgd.reporting.images import IMAGES_SHOWN
 
 # The config checked before any job (workflow/schemas/config.schema.yaml and what a job would
 # reject, spgd/pipeline/validation.py). Words as config/README.md defines them: a sampler is a
@@ -50,6 +51,7 @@ RESULTS = dict(
     latex="results/tables/main.tex",
     ablations="results/tables/ablations.csv",
     cost="results/tables/cost.csv",
+    sampling="results/tables/sampling.json",
     ablation_plot="results/figures/ablations.png",
     quality_cost_plot="results/figures/quality_cost.png",
     angle_figure="results/figures/angles_{dataset}.png",
@@ -197,8 +199,15 @@ def angle_traces(dataset):
 
 
 def image_grid_inputs():
-    """{"dataset / task": the files of its image grid}: ground truth, measurements, restorations."""
+    """{"dataset / task": the files of its image grid}: ground truth, measurements, and the
+    restored shards that hold the shown images."""
+    shown_shards = math.ceil(IMAGES_SHOWN / config["shard_size"])
     return {f"{dataset} / {task}": dict(images=result("images", dataset=dataset),
                                         measurements=result("measurements", dataset=dataset, task=task),
-                                        restored=sampler_shards("restored", dataset, task))
+                                        restored={sampler: paths[:shown_shards] for sampler, paths
+                                                  in sampler_shards("restored", dataset, task).items()})
             for dataset in DATASETS for task in tasks_of(dataset)}
+
+
+def image_grid_shards():
+    return [path for grid in image_grid_inputs().values() for paths in grid["restored"].values() for path in paths]

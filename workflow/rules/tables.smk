@@ -7,6 +7,7 @@ rule tables:
     output:
         tidy=report(RESULTS["tidy"], caption="../report/tables.rst", category="Tables"),
         cost=report(RESULTS["cost"], caption="../report/cost.rst", category="Tables"),
+        sampling=RESULTS["sampling"],
         markdown=RESULTS["markdown"],
         latex=RESULTS["latex"],
         ablations=RESULTS["ablations"],

@@ -4,16 +4,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from spgd.reporting.images import task_grid
+from spgd.reporting.images import IMAGES_SHOWN, task_grid
 from spgd.reporting.report import render
 from spgd.reporting.tables import read_published
-
-MAX_IMAGES_SHOWN = 4
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 inputs, params = snakemake.input, snakemake.params
 read_json = lambda path: json.loads(Path(path).read_text())
-image_grids = {title: task_grid(files["images"], files["measurements"], files["restored"], MAX_IMAGES_SHOWN)
+image_grids = {title: task_grid(files["images"], files["measurements"], files["restored"], IMAGES_SHOWN)
                for title, files in params.image_grids.items()}
 figures = {"Quality against cost": Path(inputs.quality_cost_plot).read_bytes()}
 if len(pd.read_csv(inputs.ablations)):
@@ -21,6 +19,6 @@ if len(pd.read_csv(inputs.ablations)):
 for dataset, path in zip(params.angle_datasets, inputs.angle_figures):
     figures[f"Gradient angles: {dataset}"] = Path(path).read_bytes()
 Path(snakemake.output[0]).write_text(render(
-    params.config, params.samplers, pd.read_csv(inputs.tidy), [read_json(p) for p in inputs.stats], image_grids,
-    figures, read_json(inputs.weights), read_json(inputs.external_inputs),
+    params.config, params.samplers, pd.read_csv(inputs.tidy), pd.read_csv(inputs.cost), read_json(inputs.sampling),
+    image_grids, figures, read_json(inputs.weights), read_json(inputs.external_inputs),
     read_published(inputs.published[0]) if inputs.published else None))

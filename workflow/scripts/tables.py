@@ -6,8 +6,8 @@ import pandas as pd
 
 from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost, quality_metric
 from spgd.reporting.statistics import Comparison
-from spgd.reporting.tables import (ablation_table, cost_table, read_published, result_tables, summarise,
-                                   write_result_tables)
+from spgd.reporting.tables import (ablation_table, cost_table, read_published, result_tables, sampling_summary,
+                                   summarise, write_result_tables)
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 inputs, params = snakemake.input, snakemake.params
@@ -16,8 +16,10 @@ per_image, per_set = read(inputs.per_image), read(inputs.per_set)
 comparison = Comparison(**params.comparison)
 tidy = summarise(per_image, per_set, comparison)
 tidy.to_csv(snakemake.output.tidy, index=False)
-cost = cost_table([json.loads(Path(path).read_text()) for path in inputs.stats])
+stats = [json.loads(Path(path).read_text()) for path in inputs.stats]
+cost = cost_table(stats)
 cost.to_csv(snakemake.output.cost, index=False)
+Path(snakemake.output.sampling).write_text(json.dumps(sampling_summary(stats), indent=1))
 published_file = inputs.published[0] if inputs.published else None
 tables = result_tables(tidy, params.samplers, params.tasks, params.metrics, comparison, params.lpips,
                        read_published(published_file) if published_file else None, published_file)
