@@ -321,6 +321,14 @@ def test_embedded_default_builds_its_dag(tmp_path):
     assert (counts["sample"], counts["metrics"]) == (7, 1)
 
 
+def test_torch_threads_come_from_the_config_not_from_cores(tmp_path):
+    """CPU numbers depend on torch's thread count: --cores 1 must not lower it (config threads)."""
+    target = "results/samples/synthetic/gaussian_blur/spgd/shard0.json"
+    result = snakemake(tmp_path, "--cores", "1", target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / target).read_text())["threads"] == 2
+
+
 def test_the_report_depends_only_on_the_shards_its_image_grids_show(tmp_path):
     """The sampling summary comes from the tables step; the report's own inputs are the shards that
     hold the shown images (IMAGES_SHOWN = 4), so a large grid's DAG does not list every shard twice."""

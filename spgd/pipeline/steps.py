@@ -81,7 +81,7 @@ def _restore_on(device, prior_spec, sampler, task, options, image_ids, measureme
     wall = time.perf_counter() - start
     stats = dict(
         task=task, images=list(image_ids), repeats=repeats, nfe_forward=results[0].nfe_forward,
-        nfe_backward=results[0].nfe_backward, wall_seconds=wall, device=str(device),
+        nfe_backward=results[0].nfe_backward, wall_seconds=wall, device=str(device), threads=torch.get_num_threads(),
         peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
         diverged=[r.diverged.tolist() for r in results], diverged_step=[r.diverged_step.tolist() for r in results],

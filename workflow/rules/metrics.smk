@@ -45,7 +45,8 @@ rule metrics:
         hub_dir=config["metric_weights"]["hub_dir"],
         repeats=config["repeats"],
         seed=config["seed"],
-    threads: 2
+        threads=config["threads"],  # torch's, whatever Snakemake grants: CPU numbers depend on it
+    threads: config["threads"]
     conda:
         "../../environment.yml"
     script:

@@ -38,9 +38,10 @@ rule sample:
         job=sample_job,
         shard_size=config["shard_size"],
         seed=config["seed"],
+        threads=config["threads"],  # torch's, whatever Snakemake grants: CPU numbers depend on it
         repeats=config["repeats"],
         device=config["device"],
-    threads: 2
+    threads: config["threads"]
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,
         runtime=lambda wildcards, attempt: 60 * attempt,  # minutes; a retry gets more time

@@ -8,8 +8,8 @@ from spgd.metrics import unavailable_metrics
 from spgd.pipeline.steps import score_task
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-torch.set_num_threads(snakemake.threads)
 params = snakemake.params
+torch.set_num_threads(params.threads)
 unavailable = unavailable_metrics(json.load(open(snakemake.input.weights)))
 # one task, or (metrics_jobs: per_dataset) every task of the dataset, in the order of the outputs
 outputs = zip(params.shards.items(), snakemake.output.per_image, snakemake.output.per_set, snakemake.output.png)

@@ -8,8 +8,8 @@ from spgd.pipeline.steps import restore_shard, shard_indices
 from spgd.samplers.base import TRACE_COLUMNS
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-torch.set_num_threads(snakemake.threads)
 params = snakemake.params
+torch.set_num_threads(params.threads)
 data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
 index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), params.shard_size)
