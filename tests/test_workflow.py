@@ -329,9 +329,10 @@ def test_torch_threads_come_from_the_config_not_from_cores(tmp_path):
     assert json.loads((tmp_path / target).read_text())["threads"] == 2
 
 
-def test_the_report_depends_only_on_the_shards_its_image_grids_show(tmp_path):
+def test_the_dag_report_on_shown_shards_only_and_sample_jobs_without_ground_truth(tmp_path):
     """The sampling summary comes from the tables step; the report's own inputs are the shards that
-    hold the shown images (IMAGES_SHOWN = 4), so a large grid's DAG does not list every shard twice."""
+    hold the shown images (IMAGES_SHOWN = 4), and a sample job reads the measurements (with the
+    image ids and shape), not the images: a large grid's DAG has fewer edges per sample job."""
     config = yaml.safe_load(TINY.read_text())
     config["datasets"]["synthetic"]["count"] = 6
     configfile = tmp_path / "six.yaml"
@@ -339,11 +340,15 @@ def test_the_report_depends_only_on_the_shards_its_image_grids_show(tmp_path):
     result = snakemake(tmp_path, "--dag", configfile=configfile)
     assert result.returncode == 0, result.stderr[-3000:]
     labels = dict(re.findall(r'^\s*(\d+)\[label = "([^"]*)"', result.stdout, re.M))
+    producers = lambda node: [labels[p] for p in re.findall(rf"^\s*(\d+) -> {node}$", result.stdout, re.M)]
     report = next(node for node, label in labels.items() if label == "report_html")
-    producers = [labels[node] for node in re.findall(rf"^\s*(\d+) -> {report}$", result.stdout, re.M)]
-    sample_shards = {re.search(r"shard: (\d+)", label).group(1) for label in producers if label.startswith("sample")}
-    assert sample_shards == {"0", "1", "2", "3"}
-    assert "tables" in producers
+    sample_shards = {re.search(r"shard: (\d+)", label).group(1) for label in producers(report)
+                     if label.startswith("sample")}
+    assert sample_shards == {"0", "1", "2", "3"} and "tables" in producers(report)
+    samples = [node for node, label in labels.items() if label.startswith("sample")]
+    assert len(samples) == 2 * 4 * 6  # tasks x (samplers and ablation points) x shards
+    for node in samples:
+        assert sorted(label.split("\\n")[0] for label in producers(node)) == ["degrade", "preflight"]
 
 
 def test_angle_traces_and_figure(tiny_run):

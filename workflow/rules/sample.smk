@@ -25,8 +25,7 @@ rule preflight:
 rule sample:
     input:
         preflight=RESULTS["preflight"],
-        images=RESULTS["images"],
-        measurements=RESULTS["measurements"],
+        measurements=RESULTS["measurements"],  # with the image ids and shape: no ground truth read
         weights=lambda wildcards: prior_weights(wildcards.dataset) + task_weights(wildcards.task),
     output:
         restored=sample_outputs("restored"),

@@ -10,17 +10,17 @@ from spgd.samplers.base import TRACE_COLUMNS
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 params = snakemake.params
 torch.set_num_threads(params.threads)
-data = torch.load(snakemake.input.images, weights_only=True)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
-index = shard_indices(len(data["ids"]), int(snakemake.wildcards.shard), params.shard_size)
-ids = [data["ids"][i] for i in index]
+channels, image_size = measured["image_shape"][0], measured["image_shape"][-1]
+index = shard_indices(len(measured["ids"]), int(snakemake.wildcards.shard), params.shard_size)
+ids = [measured["ids"][i] for i in index]
 job = params.job
 outputs = zip(job["samplers"], job["traced"], snakemake.output.restored, snakemake.output.stats, snakemake.output.trace)
 # one sampler per job, or (sample_jobs: per_task) every sampler of the task, one after the other
 for sampler, traced, restored_file, stats_file, trace_file in outputs:
     restored, stats, trace = restore_shard(
         job["prior"], sampler, snakemake.wildcards.task, job["options"], ids, measured["y"][index],
-        data["images"].shape[-1], data["images"].shape[1], params.seed, params.device, trace=traced,
+        image_size, channels, params.seed, params.device, trace=traced,
         progress_file=sys.stderr, repeats=params.repeats,
     )
     stats = {"dataset": snakemake.wildcards.dataset, **stats}
