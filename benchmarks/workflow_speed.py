@@ -7,8 +7,11 @@ calls, the dry run of large grids and (with --demo) a demo run broken down by st
    of the repository's .cache are linked in, as after a first `make demo`) and reads each job's
    wall time from Snakemake's log (second resolution) and each sample job's sampling seconds from
    its stats JSON; the rest of a sample job is start-up (Python, imports, loading) and writing.
-2. Dry runs: `snakemake -n` of grids of about 1,000 / 3,000 / 10,000 sample jobs (a Gaussian-mixture
-   data set of 20 one-image shards, 5 tasks, ablation points of SPGD's warm-up), wall seconds.
+2. Dry runs: `snakemake -n` of the tiny test config (the fixed cost), then of grids of about
+   1,000 / 3,000 / 10,000 sample jobs (a Gaussian-mixture data set of 20 one-image shards, 5 tasks,
+   ablation points of SPGD's warm-up), wall seconds. Where a Slurm client is installed but no
+   controller answers, the Slurm executor plugin waits about 9 s for `scontrol` at every start:
+   the tiny config's row shows it.
 3. Job start-up: a fresh Python that imports what a sample job imports, best of 3.
 
     python benchmarks/workflow_speed.py [--demo] [--paper] [--jobs 1000 3000 10000]
@@ -105,21 +108,29 @@ def grid_config(samplers: int, tasks: int = 5, shards: int = 20) -> dict:
     return config
 
 
+def dry_run(config: dict) -> tuple[str, float]:
+    """(sample jobs counted, wall seconds) of ``snakemake -n`` of ``config`` in a scratch folder."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "grid.yaml"
+        path.write_text(yaml.safe_dump(config))
+        start = time.perf_counter()
+        run = subprocess.run([*SNAKEMAKE, "-n", "--quiet", "all", "--directory", scratch, "--configfile", str(path),
+                              "--cores", "2"], capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    if run.returncode:
+        sys.exit(f"the dry run failed:\n{run.stderr[-3000:]}")
+    counted = re.search(r"sample\s+(\d+)", run.stdout + run.stderr)
+    return (counted.group(1) if counted else "?"), wall
+
+
 def dry_runs(job_counts: list[int]) -> None:
+    """The tiny config first: its few jobs show the fixed cost (Python, Snakemake and its plugins,
+    the config checks), which the grids pay too."""
     print(f"{'sample jobs':>11s} {'dry run s':>10s}")
-    for jobs in job_counts:
-        config = grid_config(max(1, round(jobs / 100)))
-        with tempfile.TemporaryDirectory() as scratch:
-            path = Path(scratch) / "grid.yaml"
-            path.write_text(yaml.safe_dump(config))
-            start = time.perf_counter()
-            run = subprocess.run([*SNAKEMAKE, "-n", "--quiet", "all", "--directory", scratch, "--configfile", str(path),
-                                  "--cores", "2"], capture_output=True, text=True)
-            wall = time.perf_counter() - start
-        if run.returncode:
-            sys.exit(f"the dry run failed:\n{run.stderr[-3000:]}")
-        counted = re.search(r"sample\s+(\d+)", run.stdout + run.stderr)
-        print(f"{counted.group(1) if counted else '?':>11s} {wall:10.1f}")
+    tiny = yaml.safe_load((ROOT / "config" / "test" / "tiny.yaml").read_text())
+    for config in [tiny, *(grid_config(max(1, round(jobs / 100))) for jobs in job_counts)]:
+        counted, wall = dry_run(config)
+        print(f"{counted:>11s} {wall:10.1f}")
 
 
 def job_startup(rounds: int = 3) -> float:
