@@ -13,6 +13,15 @@ from pathlib import Path
 import torch
 
 
+def set_torch_threads(configured: int, granted: int, log) -> None:
+    """torch's CPU threads for a job: the config's ``threads``, since CPU numbers depend on them,
+    whatever Snakemake granted (``--cores``, ``--set-threads``); a smaller grant is logged."""
+    torch.set_num_threads(configured)
+    if granted < configured:
+        print(f"torch runs {configured} threads (config threads) where Snakemake granted {granted}: jobs running "
+              "side by side share the cores; the config's threads sets both", file=log)
+
+
 def pick_device(requested: str) -> torch.device:
     """The configured device, checked; see ``claimed_device`` for "cuda" on several GPUs."""
     device = torch.device(requested)

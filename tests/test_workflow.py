@@ -327,6 +327,8 @@ def test_torch_threads_come_from_the_config_not_from_cores(tmp_path):
     result = snakemake(tmp_path, "--cores", "1", target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / target).read_text())["threads"] == 2
+    log = (tmp_path / "logs/sample/synthetic/gaussian_blur/spgd/shard0.log").read_text()
+    assert "torch runs 2 threads (config threads) where Snakemake granted 1" in log
 
 
 def test_the_dag_report_on_shown_shards_only_and_sample_jobs_without_ground_truth(tmp_path):

@@ -2,14 +2,13 @@
 import json
 import sys
 
-import torch
-
+from spgd.devices import set_torch_threads
 from spgd.metrics import unavailable_metrics
 from spgd.pipeline.steps import score_task
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 params = snakemake.params
-torch.set_num_threads(params.threads)
+set_torch_threads(params.threads, snakemake.threads, sys.stderr)
 unavailable = unavailable_metrics(json.load(open(snakemake.input.weights)))
 # one task, or (metrics_jobs: per_dataset) every task of the dataset, in the order of the outputs
 outputs = zip(params.shards.items(), snakemake.output.per_image, snakemake.output.per_set, snakemake.output.png)

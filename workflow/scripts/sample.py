@@ -4,12 +4,13 @@ import sys
 import pandas as pd
 import torch
 
+from spgd.devices import set_torch_threads
 from spgd.pipeline.steps import restore_shard, shard_indices
 from spgd.samplers.base import TRACE_COLUMNS
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 params = snakemake.params
-torch.set_num_threads(params.threads)
+set_torch_threads(params.threads, snakemake.threads, sys.stderr)
 measured = torch.load(snakemake.input.measurements, weights_only=True)
 channels, image_size = measured["image_shape"][0], measured["image_shape"][-1]
 index = shard_indices(len(measured["ids"]), int(snakemake.wildcards.shard), params.shard_size)
