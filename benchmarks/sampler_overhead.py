@@ -2,11 +2,11 @@
 
 Paper settings: SPGD K=100, N=5 (500 NFE with backward), DPS 1000 steps (1000 NFE with
 backward), DPS-GM at DPS's cost (200 steps x 5 iterations), DAPS-1K (200 x 5 ODE steps = 1000
-NFE without backward, plus 200 x 100 Langevin steps that use only the operator). The prior is a small randomly initialised CNN: this measures
-timing, not restoration quality. Each sampler run alternates with a reference loop that makes
-exactly the same denoiser calls and nothing else (CPU speed drifts too much for a one-off
-calibration); the ratio is min(sampler wall) / min(reference wall); "traced" is the same
-with the angle trace on. Target: ratio <= 1.05.
+NFE without backward, plus 200 x 100 Langevin steps that use only the operator). The prior is a
+small randomly initialised CNN: this measures timing, not restoration quality. Each sampler run
+alternates with a reference loop that makes exactly the same denoiser calls and nothing else (CPU
+speed drifts too much for a one-off calibration); the ratio is min(sampler wall) / min(reference
+wall); "traced" is the same with the angle trace on. Target: ratio <= 1.05.
 
     python benchmarks/sampler_overhead.py [--paper] [--size 64] [--device cpu] [--task random_inpainting]
 """

@@ -128,7 +128,8 @@ def test_the_report_marks_diverged_cells_and_lists_each_diverged_restoration():
               "tasks": {"sr4": {}}, "metrics": ["psnr"],
               "samplers": {"spgd": {"variant": "spgd"}, "dps": {"variant": "dps"}}}
     stats = [stats_record("dps", "abcd", [-1, 40, 40, 40]), stats_record("spgd", "abcd")]
-    html = render(config, ["spgd", "dps"], summarise(pd.DataFrame(rows)), cost_table(stats), sampling_summary(stats), {})
+    html = render(config, ["spgd", "dps"], summarise(pd.DataFrame(rows)), cost_table(stats), sampling_summary(stats),
+                  {})
     assert "30.00 (3/4 diverged)" in html and "<b>21.00</b>" in html and "<b>30.00</b>" not in html
     assert "diverged restorations: 3" in html
     for image in "bcd":

@@ -148,7 +148,8 @@ def test_results_are_byte_identical_across_shard_sizes_and_job_layouts(tiny_run,
     and one metrics job for every task (metrics_jobs: per_dataset), against the tiny run's one
     image and one sampler per sample job and one task per metrics job."""
     workdir = tmp_path_factory.mktemp("resharded")
-    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2, "sample_jobs": "per_task", "metrics_jobs": "per_dataset"}
+    config = yaml.safe_load(TINY.read_text()) | {"shard_size": 2, "sample_jobs": "per_task",
+                                                 "metrics_jobs": "per_dataset"}
     (workdir / "resharded.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(workdir, configfile=workdir / "resharded.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
