@@ -23,16 +23,13 @@ from ..priors import make_prior
 from ..priors.unet import DEMO_CHECKPOINT
 from ..seeding import sampler_seed
 from .config import SamplerSpec
+from .files import check_shards, read_result
 
 
 def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, seed: int) -> torch.Tensor:
     op = make_operator(task, images.shape[-1], image_ids, seed, channels=images.shape[1], **options)
     with torch.no_grad():
         return op.measure(images)
-
-
-def shard_indices(total: int, shard: int, shard_size: int) -> list[int]:
-    return list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
 
 
 def preflight(prior_spec: dict, device: str) -> dict:
@@ -103,29 +100,28 @@ def versions() -> dict:
 
 
 def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list[str], per_set: list[str],
-               hub_dir, unavailable: dict[str, str], png_dir, truth_png, repeats: int, seed: int,
+               hub_dir, unavailable: dict[str, str], png_dir, truth_png, repeats: int, seed: int, shard_size: int,
                log=lambda message: None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every metric of one task for every sampler, in one process (each metric network loaded
     once): (per-image rows, per-set rows), each with ``keys`` (dataset, task) and the sampler.
-    ``shards``: {sampler: its restored shard files}; restorations are written as 8-bit PNGs to
-    ``png_dir/SAMPLER/rREPEAT`` for FID and KID against the PNGs in ``truth_png``."""
+    ``shards``: {sampler: its restored shard files, in shard order}, each checked to hold its
+    ``shard_size`` images ``repeats`` times (``check_shards``); restorations are written as 8-bit
+    PNGs to ``png_dir/SAMPLER/rREPEAT`` for FID and KID against the PNGs in ``truth_png``."""
     from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS  # scipy.stats: not for the sample jobs
 
-    data = torch.load(images_file, weights_only=True)
+    data = read_result(images_file, ("images", "ids"))
     png_dir, image_rows, set_rows = Path(png_dir), [], []
     truth_features = {}  # the ground truth's Inception features, once for every sampler
     for sampler, paths in shards.items():
         labels = {**keys, "sampler": sampler}
-        restored, steps = {}, {}  # image id -> (repeats, C, H, W) and (repeats,), in data set order below
-        for path in paths:
-            shard = torch.load(path, weights_only=True)
-            restored.update(zip(shard["ids"], shard["x"].unbind(1)))
-            steps.update(zip(shard["ids"], shard["diverged_step"].unbind(1)))
-        ids = [i for i in data["ids"] if i in restored]
-        x = torch.stack([restored[i] for i in ids], dim=1)
-        reference = data["images"][[data["ids"].index(i) for i in ids]]
-        image_rows += [{**labels, **row} for row in score_images(x, reference, ids, per_image, hub_dir, unavailable,
-                                                                  diverged_step=torch.stack([steps[i] for i in ids], 1))]
+        loaded = [read_result(path, ("x", "ids", "diverged_step")) for path in paths]
+        check_shards([(path, shard["ids"], len(shard["x"])) for path, shard in zip(paths, loaded)], data["ids"],
+                     shard_size, repeats)
+        ids = data["ids"]
+        x = torch.cat([shard["x"] for shard in loaded], dim=1)  # (repeats, images, C, H, W) in data set order
+        steps = torch.cat([shard["diverged_step"] for shard in loaded], dim=1)
+        image_rows += [{**labels, **row} for row in score_images(x, data["images"], ids, per_image, hub_dir, unavailable,
+                                                                  diverged_step=steps)]
         for repeat, images in enumerate(x):
             export_pngs(images, ids, png_dir / sampler / f"r{repeat}")
         if per_set:

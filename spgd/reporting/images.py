@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ..data import to_uint8
+from ..pipeline.files import read_result
 
 IMAGES_SHOWN = 4  # rows of a task's image grid in the report
 
@@ -47,7 +48,7 @@ def task_grid(images_file, measurements_file, restored: dict[str, list], shown: 
     """PNG bytes of one task's image grid: a row per image (the first ``shown``), columns ground
     truth, measurement, then the first restoration of each sampler of ``restored`` ({sampler: its
     shard files, in order}), reading only the shards that hold the shown images."""
-    load = lambda path: torch.load(path, weights_only=True)
+    load = read_result
     data = load(images_file)
     shown = min(shown, len(data["ids"]))
     columns = [data["images"][:shown], load(measurements_file)["y"][:shown]]

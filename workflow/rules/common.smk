@@ -144,13 +144,22 @@ def samplers_of_job(wildcards):
     return list(SAMPLERS) if PER_TASK_SAMPLE_JOBS else [wildcards.sampler]
 
 
-def sample_job(wildcards):
-    """What varies between sample jobs, as one param: the prior, the samplers (SamplerSpec) and
-    whether each is traced, the task's operator options. One function instead of four: Snakemake
-    inspects and calls every param function of every job, which a 10,000-job dry run feels (13 %)."""
+def settings(**values):
+    """What decides a job's outputs, as the rule's one param. Snakemake reruns a job when the set of
+    its params' string forms changes: with several small params two of them can trade values
+    (shard_size 1 -> 2 beside repeats 2) and leave the set as it was; one value always changes."""
+    return values
+
+
+def sample_settings(wildcards):
+    """A sample job's settings: the prior, its samplers (SamplerSpec) and whether each is traced,
+    the task's operator options, and the config keys that decide the restorations (torch's threads
+    as configured, whatever Snakemake grants: CPU numbers depend on them)."""
     names = samplers_of_job(wildcards)
-    return dict(prior=prior_of(wildcards.dataset), samplers=[SAMPLERS[name] for name in names],
-                traced=[traced(wildcards.task, name) for name in names], options=operator_options(wildcards.task))
+    return settings(prior=prior_of(wildcards.dataset), samplers=[SAMPLERS[name] for name in names],
+                    traced=[traced(wildcards.task, name) for name in names],
+                    options=operator_options(wildcards.task), shard_size=config["shard_size"],
+                    repeats=config["repeats"], seed=config["seed"], threads=config["threads"], device=config["device"])
 
 
 def metrics_outputs(key):
@@ -179,6 +188,15 @@ def metric_inputs(wildcards):
     if PER_SET:
         inputs["truth_png"] = result("truth_png", dataset=wildcards.dataset)
     return inputs
+
+
+def metrics_settings(wildcards):
+    """A metrics job's settings: its tasks' shards, the metrics and where their networks are, what
+    each shard must hold (shard_size, repeats: checked against the files), the seed of KID's subsets
+    and torch's threads as configured."""
+    return settings(shards=metric_shards(wildcards), per_image=PER_IMAGE, per_set=PER_SET,
+                    hub_dir=config["metric_weights"]["hub_dir"], shard_size=config["shard_size"],
+                    repeats=config["repeats"], seed=config["seed"], threads=config["threads"])
 
 
 def every(key):

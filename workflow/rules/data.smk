@@ -7,9 +7,8 @@ rule dataset:
     log:
         "logs/dataset/{dataset}.log",
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        prior=lambda wildcards: prior_of(wildcards.dataset),
-        seed=config["seed"],
+        settings=lambda wildcards: settings(spec=config["datasets"][wildcards.dataset],
+                                            prior=prior_of(wildcards.dataset), seed=config["seed"]),
     conda:
         "../../environment.yml"
     script:

@@ -8,8 +8,7 @@ rule degrade:
     log:
         "logs/degrade/{dataset}/{task}.log",
     params:
-        options=lambda wildcards: operator_options(wildcards.task),
-        seed=config["seed"],
+        settings=lambda wildcards: settings(options=operator_options(wildcards.task), seed=config["seed"]),
     conda:
         "../../environment.yml"
     script:

@@ -8,8 +8,7 @@ rule train_demo_prior:
     log:
         "logs/train_demo_prior.log",
     params:
-        seed=config["demo_prior_training"]["seed"],
-        steps=config["demo_prior_training"]["steps"],
+        settings=settings(**config["demo_prior_training"]),
     threads: 2
     conda:
         "../../environment.yml"

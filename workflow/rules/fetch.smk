@@ -11,7 +11,7 @@ for missing_input in MISSING_INPUTS:
         log:
             f"logs/fetch/{missing_input.name}.log",
         params:
-            item=missing_input,
+            settings=settings(item=missing_input),
         localrule: True
         conda:
             "../../environment.yml"
@@ -27,7 +27,7 @@ rule input_provenance:
     log:
         "logs/input_provenance.log",
     params:
-        external=EXTERNAL_INPUTS,
+        settings=settings(external=EXTERNAL_INPUTS),
     conda:
         "../../environment.yml"
     script:

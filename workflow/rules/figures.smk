@@ -6,7 +6,7 @@ rule angle_figure:
     log:
         "logs/angle_figure/{dataset}.log",
     params:
-        traces=lambda wildcards: angle_traces(wildcards.dataset),
+        settings=lambda wildcards: settings(traces=angle_traces(wildcards.dataset)),
     conda:
         "../../environment.yml"
     script:

@@ -4,10 +4,7 @@ rule metric_weights:
     log:
         "logs/metric_weights.log",
     params:
-        hub_dir=config["metric_weights"]["hub_dir"],
-        download=config["metric_weights"]["download"],
-        convert=config["metric_weights"]["convert"],
-        files=WEIGHT_KEYS,
+        settings=settings(**config["metric_weights"], files=WEIGHT_KEYS),
     conda:
         "../../environment.yml"
     script:
@@ -39,13 +36,7 @@ rule metrics:
     log:
         METRICS_LOG,
     params:
-        shards=metric_shards,
-        per_image=PER_IMAGE,
-        per_set=PER_SET,
-        hub_dir=config["metric_weights"]["hub_dir"],
-        repeats=config["repeats"],
-        seed=config["seed"],
-        threads=config["threads"],  # torch's, whatever Snakemake grants: CPU numbers depend on it
+        settings=metrics_settings,
     threads: config["threads"]
     conda:
         "../../environment.yml"

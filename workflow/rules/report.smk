@@ -20,10 +20,8 @@ rule report_html:
     log:
         "logs/report.log",
     params:
-        config=config,
-        samplers=list(SAMPLERS),
-        image_grids=lambda wildcards: image_grid_inputs(),
-        angle_datasets=angle_datasets(),
+        settings=lambda wildcards: settings(config=config, samplers=list(SAMPLERS), image_grids=image_grid_inputs(),
+                                            angle_datasets=angle_datasets()),
     conda:
         "../../environment.yml"
     script:

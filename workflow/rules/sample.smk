@@ -8,8 +8,7 @@ rule preflight:
     log:
         "logs/preflight/{dataset}.log",
     params:
-        prior=lambda wildcards: prior_of(wildcards.dataset),
-        device=config["device"],
+        settings=lambda wildcards: settings(prior=prior_of(wildcards.dataset), device=config["device"]),
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,
         runtime=10,
@@ -34,12 +33,7 @@ rule sample:
     log:
         SAMPLE_LOG,
     params:
-        job=sample_job,
-        shard_size=config["shard_size"],
-        seed=config["seed"],
-        threads=config["threads"],  # torch's, whatever Snakemake grants: CPU numbers depend on it
-        repeats=config["repeats"],
-        device=config["device"],
+        settings=sample_settings,
     threads: config["threads"]
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,

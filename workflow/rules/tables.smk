@@ -3,6 +3,7 @@ rule tables:
         per_image=every("per_image"),
         per_set=every("per_set"),
         stats=every("stats"),
+        manifests=every("manifest"),  # the image ids each dataset's shards must hold
         published=PUBLISHED,
     output:
         tidy=report(RESULTS["tidy"], caption="../report/tables.rst", category="Tables"),
@@ -17,12 +18,9 @@ rule tables:
     log:
         "logs/tables.log",
     params:
-        samplers=list(SAMPLERS),
-        tasks=TASKS,
-        metrics=config["metrics"],
-        ablations=ABLATIONS,
-        comparison=dataclasses.asdict(COMPARISON),
-        lpips=config["tables"]["lpips"],
+        settings=settings(samplers=list(SAMPLERS), tasks=TASKS, metrics=config["metrics"], ablations=ABLATIONS,
+                          comparison=dataclasses.asdict(COMPARISON), lpips=config["tables"]["lpips"],
+                          datasets=DATASETS, shard_size=config["shard_size"], repeats=config["repeats"]),
     conda:
         "../../environment.yml"
     script:

@@ -8,18 +8,19 @@ from spgd.demo.photos import held_out_views
 from spgd.priors import make_prior
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-spec = snakemake.params.spec
+settings = snakemake.params.settings
+spec = settings["spec"]
 if spec["kind"] == "image_folder":
     images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"),
                                     spec["upscale"])
 elif spec["kind"] == "held_out_photos":
-    images, manifest = held_out_views(spec["count"], spec["image_size"], snakemake.params.seed)
+    images, manifest = held_out_views(spec["count"], spec["image_size"], settings["seed"])
 else:
-    prior = make_prior(snakemake.params.prior)
+    prior = make_prior(settings["prior"])
     if prior.shape[-1] != spec["image_size"]:
         raise ValueError(f"dataset {snakemake.wildcards.dataset}: image_size {spec['image_size']} differs "
                          f"from the mixture prior's side {prior.shape[-1]}")
-    images, manifest = mixture_samples(prior, spec["count"], snakemake.params.seed)
+    images, manifest = mixture_samples(prior, spec["count"], settings["seed"])
 torch.save({"images": images, "ids": [row["id"] for row in manifest]}, snakemake.output.images)
 with open(snakemake.output.manifest, "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=["id", "source", "sha256"])

@@ -4,8 +4,9 @@ import sys
 from spgd.metrics.weights import provision
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-records = provision(snakemake.params.hub_dir, download=snakemake.params.download,
-                    convert=snakemake.params.convert, keys=tuple(snakemake.params.files))
+settings = snakemake.params.settings
+records = provision(settings["hub_dir"], download=settings["download"], convert=settings["convert"],
+                    keys=tuple(settings["files"]))
 for record in records:
     state = record["source"] if record["available"] else f"UNAVAILABLE: {record['reason']}"
     print(f"{record['file']}: {state}", file=sys.stderr)

@@ -7,16 +7,16 @@ from spgd.metrics import unavailable_metrics
 from spgd.pipeline.steps import score_task
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-params = snakemake.params
-set_torch_threads(params.threads, snakemake.threads, sys.stderr)
+settings = snakemake.params.settings
+set_torch_threads(settings["threads"], snakemake.threads, sys.stderr)
 unavailable = unavailable_metrics(json.load(open(snakemake.input.weights)))
 # one task, or (metrics_jobs: per_dataset) every task of the dataset, in the order of the outputs
-outputs = zip(params.shards.items(), snakemake.output.per_image, snakemake.output.per_set, snakemake.output.png)
+outputs = zip(settings["shards"].items(), snakemake.output.per_image, snakemake.output.per_set, snakemake.output.png)
 for (task, shards), per_image_file, per_set_file, png_dir in outputs:
     per_image, per_set = score_task(
-        snakemake.input.images, shards, dict(dataset=snakemake.wildcards.dataset, task=task), params.per_image,
-        params.per_set, params.hub_dir, unavailable, png_dir, snakemake.input.get("truth_png"), params.repeats,
-        params.seed, log=lambda message: print(message, file=sys.stderr),
+        snakemake.input.images, shards, dict(dataset=snakemake.wildcards.dataset, task=task), settings["per_image"],
+        settings["per_set"], settings["hub_dir"], unavailable, png_dir, snakemake.input.get("truth_png"),
+        settings["repeats"], settings["seed"], settings["shard_size"], log=lambda message: print(message, file=sys.stderr),
     )
     per_image.to_csv(per_image_file, index=False)
     per_set.to_csv(per_set_file, index=False)

@@ -1,6 +1,7 @@
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -9,7 +10,7 @@ from spgd.reporting.report import render
 from spgd.reporting.tables import read_published
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-inputs, params = snakemake.input, snakemake.params
+inputs, params = snakemake.input, SimpleNamespace(**snakemake.params.settings)
 read_json = lambda path: json.loads(Path(path).read_text())
 image_grids = {title: task_grid(files["images"], files["measurements"], files["restored"], IMAGES_SHOWN)
                for title, files in params.image_grids.items()}

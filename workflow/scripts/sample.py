@@ -5,24 +5,25 @@ import pandas as pd
 import torch
 
 from spgd.devices import set_torch_threads
-from spgd.pipeline.steps import restore_shard, shard_indices
+from spgd.pipeline.files import read_result, shard_indices
+from spgd.pipeline.steps import restore_shard
 from spgd.samplers.base import TRACE_COLUMNS
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-params = snakemake.params
-set_torch_threads(params.threads, snakemake.threads, sys.stderr)
-measured = torch.load(snakemake.input.measurements, weights_only=True)
+settings = snakemake.params.settings
+set_torch_threads(settings["threads"], snakemake.threads, sys.stderr)
+measured = read_result(snakemake.input.measurements, ("y", "ids", "image_shape"))
 channels, image_size = measured["image_shape"][0], measured["image_shape"][-1]
-index = shard_indices(len(measured["ids"]), int(snakemake.wildcards.shard), params.shard_size)
+index = shard_indices(len(measured["ids"]), int(snakemake.wildcards.shard), settings["shard_size"])
 ids = [measured["ids"][i] for i in index]
-job = params.job
-outputs = zip(job["samplers"], job["traced"], snakemake.output.restored, snakemake.output.stats, snakemake.output.trace)
+outputs = zip(settings["samplers"], settings["traced"], snakemake.output.restored, snakemake.output.stats,
+              snakemake.output.trace)
 # one sampler per job, or (sample_jobs: per_task) every sampler of the task, one after the other
 for sampler, traced, restored_file, stats_file, trace_file in outputs:
     restored, stats, trace = restore_shard(
-        job["prior"], sampler, snakemake.wildcards.task, job["options"], ids, measured["y"][index],
-        image_size, channels, params.seed, params.device, trace=traced,
-        progress_file=sys.stderr, repeats=params.repeats,
+        settings["prior"], sampler, snakemake.wildcards.task, settings["options"], ids, measured["y"][index],
+        image_size, channels, settings["seed"], settings["device"], trace=traced,
+        progress_file=sys.stderr, repeats=settings["repeats"],
     )
     stats = {"dataset": snakemake.wildcards.dataset, **stats}
     torch.save({"x": restored, "ids": ids, "diverged_step": torch.tensor(stats["diverged_step"])}, restored_file)

@@ -1,22 +1,28 @@
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
+from spgd.pipeline.files import check_shard_records, read_json_result, read_manifest_ids
 from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost, quality_metric
 from spgd.reporting.statistics import Comparison
 from spgd.reporting.tables import (ablation_table, cost_table, read_published, result_tables, sampling_summary,
                                    summarise, write_result_tables)
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-inputs, params = snakemake.input, snakemake.params
+inputs, params = snakemake.input, SimpleNamespace(**snakemake.params.settings)
 read = lambda paths: pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else None
 per_image, per_set = read(inputs.per_image), read(inputs.per_set)
 comparison = Comparison(**params.comparison)
 tidy = summarise(per_image, per_set, comparison)
 tidy.to_csv(snakemake.output.tidy, index=False)
-stats = [json.loads(Path(path).read_text()) for path in inputs.stats]
+stats = [read_json_result(path) for path in inputs.stats]
+# the shards' images and repeats as the config asks (the metrics job checked the restored files)
+check_shard_records(list(zip(inputs.stats, stats)),
+                    {dataset: read_manifest_ids(path) for dataset, path in zip(params.datasets, inputs.manifests)},
+                    params.shard_size, params.repeats)
 cost = cost_table(stats)
 cost.to_csv(snakemake.output.cost, index=False)
 Path(snakemake.output.sampling).write_text(json.dumps(sampling_summary(stats), indent=1))

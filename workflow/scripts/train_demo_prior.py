@@ -8,8 +8,8 @@ from spgd.demo.training import model_card, train_demo_prior
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 log = lambda message: print(message, file=sys.stderr, flush=True)
-state, record = train_demo_prior(seed=snakemake.params.seed, threads=snakemake.threads, log=log,
-                                 steps=snakemake.params.steps)
+settings = snakemake.params.settings
+state, record = train_demo_prior(seed=settings["seed"], threads=snakemake.threads, log=log, steps=settings["steps"])
 torch.save(state, snakemake.output.weights)
 record["sha256"] = sha256_of(snakemake.output.weights)  # torch.save's archive holds the file name
 with open(snakemake.output.record, "w") as handle:
