@@ -154,3 +154,38 @@ def test_the_report_shows_the_paper_layout_published_rows_cost_and_paired_compar
     # cost beside quality: NFE, seconds per restoration (3 s over 3 restorations), peak MiB, device
     assert "<td class=\"cost\">10</td><td>10</td><td>1</td><td>1</td><td>cpu</td>" in html
     assert "Paired with spgd" in html and "<tr><th>dps</th><td>-0.67 [" in html
+
+
+def test_a_sampler_whose_every_restoration_diverged_is_a_result_not_a_crash(tmp_path):
+    """Total divergence (here of the reference, spgd): every table marks its cells, the paired
+    comparisons say the reference has no restoration, both plots skip it with a note, and the
+    report says so at the top."""
+    from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost
+    from spgd.reporting.report import render
+    from spgd.reporting.tables import paired_rows
+
+    rows = pd.DataFrame(long_rows("spgd", "a", 0, True, psnr=math.nan, ssim=math.nan)
+                        + long_rows("spgd", "b", 0, True, psnr=math.nan, ssim=math.nan)
+                        + long_rows("dps", "a", 0, False, psnr=25.0, ssim=0.4)
+                        + long_rows("dps", "b", 0, False, psnr=23.0, ssim=0.5))
+    tidy = summarise(rows, comparison=Comparison("spgd"))
+    markdown = markdown_of(tidy, ["spgd", "dps"], ["psnr", "ssim"])
+    assert "| spgd | n/a (2/2 diverged) | n/a (2/2 diverged) |" in markdown
+    assert paired_rows(tidy, "d", "sr4", ["psnr"], ["spgd", "dps"]) == [("dps", ["n/a: spgd (reference) has no restoration"])]
+    cost = cost_table([dict(dataset="d", task="sr4", sampler=s, images=["a", "b"], repeats=1, nfe_forward=1,
+                            nfe_backward=1, wall_seconds=1.0, peak_memory_bytes=1, device="cpu") for s in ("spgd", "dps")])
+    note = "Every restoration diverged (no value to show): spgd on d / sr4."
+    for only in (["dps", "spgd"], ["spgd"]):  # some samplers left to plot, and none
+        part = tidy[tidy.sampler.isin(only)]
+        plot_quality_cost(part, cost, "psnr", tmp_path / "cost.png", ["sr4"], only, note)
+        assert (tmp_path / "cost.png").stat().st_size > 1000
+        (tmp_path / "cost.png").unlink()
+    scores = ablation_scores(rows[rows.sampler == "spgd"], None, {"lr": [(1.0, "spgd")]})
+    assert scores.empty
+    plot_ablations(scores, tmp_path / "ablations.png", note=note)
+    assert (tmp_path / "ablations.png").stat().st_size > 1000
+    config = dict(settings="demo", prior={"type": "gmm_smooth"}, datasets={"d": {}}, tasks={"sr4": {}},
+                  samplers={"spgd": {"variant": "spgd"}, "dps": {"variant": "dps"}}, metrics=["psnr", "ssim"])
+    html = render(config, ["spgd", "dps"], tidy, cost, dict(devices=["cpu"], wall_seconds=1.0, runs=2, versions={},
+                                                            diverged=[]), {})
+    assert html.index(f'<p class="banner warning">{note}') < html.index("<h2>What was run</h2>")

@@ -22,10 +22,26 @@ def _pyplot():
     return plt
 
 
+def _save_with_note(figure, path, note: str) -> None:
+    """Save ``figure``, with ``note`` (what it leaves out and why) wrapped below the panels."""
+    if note:
+        import textwrap
+
+        width = figure.get_size_inches()[0]
+        text = "\n".join(textwrap.wrap(note, max(int(width * 14), 40)))
+        figure.text(0.01, 0.005, text, fontsize=8, va="bottom", ha="left", wrap=True)
+        figure.tight_layout(rect=(0, 0.04 + 0.03 * text.count("\n"), 1, 1))
+    else:
+        figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    _pyplot().close(figure)
+
+
 def _panel_grid(rows: list, columns: list, draw, path, panel_height: float, sharey: bool = False,
-                legend: bool = True) -> None:
+                legend: bool = True, note: str = "") -> None:
     """A rows x columns grid of panels, ``draw(axis, row, column)`` for each, the legend in the first
-    (``legend``: drawn here from the artists' labels; else ``draw`` draws it)."""
+    (``legend``: drawn here from the artists' labels; else ``draw`` draws it); ``note`` below. With
+    no rows or columns, one empty panel that says there is nothing to plot."""
     plt = _pyplot()
     figure, axes = plt.subplots(max(len(rows), 1), max(len(columns), 1), squeeze=False, sharey=sharey,
                                 figsize=(4 * max(len(columns), 1), panel_height * max(len(rows), 1)))
@@ -35,9 +51,14 @@ def _panel_grid(rows: list, columns: list, draw, path, panel_height: float, shar
             axes[r][c].grid(alpha=0.3)
     if rows and columns and legend:
         axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    if not (rows and columns):
+        _nothing_to_plot(axes[0][0])
+    _save_with_note(figure, path, note)
+
+
+def _nothing_to_plot(axis) -> None:
+    axis.text(0.5, 0.5, "nothing to plot", ha="center", va="center", transform=axis.transAxes)
+    axis.set_axis_off()
 
 
 def ablation_scores(per_image: pd.DataFrame, per_set: pd.DataFrame | None,
@@ -56,10 +77,12 @@ def ablation_scores(per_image: pd.DataFrame, per_set: pd.DataFrame | None,
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
-def plot_ablations(scores: pd.DataFrame, path, seed: int = 0) -> None:
+def plot_ablations(scores: pd.DataFrame, path, seed: int = 0, note: str = "") -> None:
     """One panel per (ablation, metric) of ``ablation_scores``: the mean against the grid value, one
     line per dataset and task, with seaborn's 95 % bootstrap band across images (FID, KID: across
-    repeats); metrics with no value (unavailable) get no panel."""
+    repeats); metrics with no value (unavailable, or every restoration diverged) get no panel, and
+    a point none of whose restorations survived no marker. ``note`` goes below the panels (say
+    there what was left out)."""
     import seaborn
 
     def draw(axis, ablation, metric):
@@ -73,7 +96,7 @@ def plot_ablations(scores: pd.DataFrame, path, seed: int = 0) -> None:
         axis.set_ylabel(LABELS[metric])
 
     rows, metrics = list(dict.fromkeys(scores["ablation"])), list(dict.fromkeys(scores["metric"]))
-    _panel_grid(rows, metrics, draw, path, 3, legend=False)
+    _panel_grid(rows, metrics, draw, path, 3, legend=False, note=note)
 
 
 def quality_metric(metrics: list[str]) -> str:
@@ -82,16 +105,22 @@ def quality_metric(metrics: list[str]) -> str:
 
 
 def plot_quality_cost(tidy: pd.DataFrame, cost: pd.DataFrame, metric: str, path, tasks: list[str] | None = None,
-                      samplers: list[str] | None = None) -> None:
+                      samplers: list[str] | None = None, note: str = "") -> None:
     """``metric``'s mean against wall seconds per restoration (log scale), one point per sampler,
-    one panel per dataset and task; tasks and samplers in the orders given (seaborn)."""
+    one panel per dataset and task; tasks and samplers in the orders given (seaborn). A sampler
+    with no value (every restoration diverged) has no point: say so in ``note``, shown below."""
     import seaborn
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-    _pyplot()
+    plt = _pyplot()
     points = tidy[tidy["metric"] == metric].merge(cost, on=["dataset", "task", "sampler"])
     rank = {task: i for i, task in enumerate(tasks or [])}
     points = points.dropna(subset=["mean"])
+    if points.empty:
+        figure, axis = plt.subplots(figsize=(6, 3))
+        _nothing_to_plot(axis)
+        _save_with_note(figure, path, note)
+        return
     points = points.assign(panel=points["dataset"] + " / " + points["task"], rank=points["task"].map(rank))
     points = points.sort_values(["dataset", "rank"], kind="stable")
     order = [s for s in samplers or [] if s in set(points["sampler"])] or None
@@ -107,8 +136,7 @@ def plot_quality_cost(tidy: pd.DataFrame, cost: pd.DataFrame, metric: str, path,
     better = "higher" if HIGHER_IS_BETTER[metric] else "lower"
     grid.set_axis_labels("seconds per restoration", f"{LABELS[metric]} ({better} is better)")
     grid.set_titles("{col_name}")
-    grid.savefig(path, dpi=100)
-    _pyplot().close(grid.figure)
+    _save_with_note(grid.figure, path, note)
 
 
 def plot_angles(trace: pd.DataFrame, path) -> None:

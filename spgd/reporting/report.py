@@ -13,8 +13,8 @@ from markupsafe import Markup, escape
 
 from ..metrics import DESCRIPTIONS, LABELS, SET_METRICS
 from ..pipeline import config as configuration
-from .tables import (PAPER_LPIPS, CellStyle, ResultTable, arrow, formatted_rows, paired_note, paired_rows,
-                     result_tables)
+from .tables import (PAPER_LPIPS, CellStyle, ResultTable, arrow, diverged_note, formatted_rows, fully_diverged,
+                     paired_note, paired_rows, result_tables)
 
 BANNERS = {
     "demo": Markup("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."),
@@ -123,6 +123,7 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataF
     return page(
         "report.html.j2",
         banner=BANNERS[config.get("settings", "demo")],
+        diverged_note=diverged_note(fully_diverged(tidy)),
         priors=[(name, describe_prior(spec.get("prior", config["prior"]))) for name, spec in config["datasets"].items()],
         sampling=sampling,
         inputs=inputs or [],

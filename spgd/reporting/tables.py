@@ -42,6 +42,21 @@ def ranked(values: pd.Series, metric: str) -> tuple[float, float]:
     return tuple((distinct + [math.nan, math.nan])[:2])
 
 
+def fully_diverged(tidy: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(dataset, task, sampler) of every cell group none of whose restorations survived: a result
+    to show (tables mark it, plots skip it with a note, the report says so at the top), not a gap."""
+    rows = tidy[(tidy["restorations"] > 0) & (tidy["diverged"] >= tidy["restorations"])]
+    return list(dict.fromkeys(map(tuple, rows[KEYS].itertuples(index=False, name=None))))
+
+
+def diverged_note(groups: list[tuple[str, str, str]]) -> str:
+    """One sentence naming ``fully_diverged`` groups, "" when there are none."""
+    if not groups:
+        return ""
+    return "Every restoration diverged (no value to show): " + "; ".join(
+        f"{sampler} on {dataset} / {task}" for dataset, task, sampler in groups) + "."
+
+
 def image_means(per_image: pd.DataFrame) -> dict[tuple, pd.Series]:
     """{(dataset, task, sampler, metric): each image's mean over its repeats that did not diverge,
     indexed by image}: the unit of the paired comparisons."""
@@ -286,7 +301,7 @@ def _notes(tidy: pd.DataFrame, table: pd.DataFrame, tied: pd.DataFrame | None, d
                      f"over the images both restored, p ≥ {comparison.alpha:g}), so several cells can share the "
                      "best.")
         counts = tidy.loc[tidy["metric"].isin(metrics - set(SET_METRICS)), "n"]
-        if len(counts) and smallest_p(int(counts.max())) >= comparison.alpha:
+        if len(counts) and counts.max() > 0 and smallest_p(int(counts.max())) >= comparison.alpha:
             notes.append(f"With at most {int(counts.max())} images per cell no difference can be significant at "
                          f"this level: the smallest p the test can give is {smallest_p(int(counts.max())):.3g}.")
     if metrics & set(SET_METRICS):
@@ -424,14 +439,19 @@ def paired_rows(tidy: pd.DataFrame, dataset: str, task: str, metrics: list[str],
                 samplers: list[str]) -> list[tuple[str, list[str]]]:
     """(sampler, cells) of the paired comparisons with the reference on one dataset and task, in the
     order ``samplers``: each cell "difference [low, high] p=..., n=..." for the per-image ``metrics``."""
-    part = tidy[(tidy["dataset"] == dataset) & (tidy["task"] == task) & tidy["paired_n"].notna()]
+    here = tidy[(tidy["dataset"] == dataset) & (tidy["task"] == task)]
+    restored = here.set_index(["sampler", "metric"])["n"]  # images with a surviving restoration
+    part = here[here["paired_n"].notna()]
     rows = []
     for sampler in [s for s in samplers if s in set(part["sampler"])]:
         by_metric = part[part["sampler"] == sampler].set_index("metric")
         texts = []
         for metric in metrics:
             if metric not in by_metric.index or not by_metric.loc[metric, "paired_n"]:
-                texts.append("n/a")
+                reference = by_metric["reference"].iloc[0]
+                texts.append(f"n/a: {reference} (reference) has no restoration"
+                             if restored.get((reference, metric), 0) == 0 else
+                             "n/a: no restoration" if restored.get((sampler, metric), 0) == 0 else "n/a")
                 continue
             r, f = by_metric.loc[metric], FORMATS[metric]
             interval = "" if math.isnan(r["difference_low"]) else f" [{r['difference_low']:+{f}}, {r['difference_high']:+{f}}]"

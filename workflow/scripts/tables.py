@@ -8,8 +8,8 @@ import pandas as pd
 from spgd.pipeline.files import check_shard_records, read_json_result, read_manifest_ids
 from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost, quality_metric
 from spgd.reporting.statistics import Comparison
-from spgd.reporting.tables import (ablation_table, cost_table, read_published, result_tables, sampling_summary,
-                                   summarise, write_result_tables)
+from spgd.reporting.tables import (ablation_table, cost_table, diverged_note, fully_diverged, read_published,
+                                   result_tables, sampling_summary, summarise, write_result_tables)
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 inputs, params = snakemake.input, SimpleNamespace(**snakemake.params.settings)
@@ -31,6 +31,9 @@ tables = result_tables(tidy, params.samplers, params.tasks, params.metrics, comp
                        read_published(published_file) if published_file else None, published_file)
 write_result_tables(tidy, tables, comparison, snakemake.output.markdown, snakemake.output.latex)
 ablation_table(tidy, params.ablations).to_csv(snakemake.output.ablations, index=False)
-plot_ablations(ablation_scores(per_image, per_set, params.ablations), snakemake.output.ablation_plot, comparison.seed)
+# what diverged entirely has no value: each plot skips it and says so below its panels
+note = diverged_note(fully_diverged(tidy))
+plot_ablations(ablation_scores(per_image, per_set, params.ablations), snakemake.output.ablation_plot, comparison.seed,
+               note)
 plot_quality_cost(tidy, cost, quality_metric(params.metrics), snakemake.output.quality_cost_plot,
-                  params.tasks, params.samplers)
+                  params.tasks, params.samplers, note)
