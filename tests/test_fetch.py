@@ -4,13 +4,15 @@ import hashlib
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from spgd.pipeline import fetch as fetch_module
-from spgd.pipeline.fetch import ExternalInput, FetchError, download, external_inputs, fetch, provenance
+from spgd.pipeline.fetch import (ExternalInput, FetchError, PinMismatch, download, external_inputs, fetch,
+                                 provenance)
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -36,12 +38,117 @@ def test_a_cut_transfer_resumes_with_a_range_request(tmp_path, server):
     assert server.requests == [("ckpt.pt", None), ("ckpt.pt", "bytes=300000-")]
 
 
-def test_a_part_file_left_by_an_earlier_run_is_resumed(tmp_path, server):
+def leave_part(tmp_path, server, data, validator=True):
+    """A part file as an earlier run leaves it: its bytes, and the URL and validator they came with."""
+    (tmp_path / "ckpt.pt.part").write_bytes(data)
+    if validator:
+        etag = f'"{sha(PAYLOAD)[:16]}"'  # the local server's ETag of PAYLOAD
+        (tmp_path / "ckpt.pt.part.json").write_text(json.dumps(dict(url=f"{server.url}/ckpt.pt", validator=etag)))
+
+
+def test_a_part_file_left_by_an_earlier_run_is_resumed_with_its_validator(tmp_path, server):
     server.files["ckpt.pt"] = PAYLOAD
-    target = tmp_path / "ckpt.pt"
-    (tmp_path / "ckpt.pt.part").write_bytes(PAYLOAD[:123_456])
-    download(f"{server.url}/ckpt.pt", target, sha256=sha(PAYLOAD), progress=False)
-    assert target.read_bytes() == PAYLOAD and server.requests == [("ckpt.pt", "bytes=123456-")]
+    leave_part(tmp_path, server, PAYLOAD[:123_456])
+    download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", progress=False)  # no pin: checked by Content-Length
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD and server.requests == [("ckpt.pt", "bytes=123456-")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_a_corrupt_part_file_without_a_validator_starts_over(tmp_path, server):
+    """Before: a part file with wrong bytes was resumed and accepted when no sha256 was given."""
+    server.files["ckpt.pt"] = PAYLOAD
+    leave_part(tmp_path, server, b"\xff" * 123_456, validator=False)
+    download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", progress=False)
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD and server.requests == [("ckpt.pt", None)]
+
+
+def test_a_part_file_of_a_file_changed_since_gets_the_whole_new_file(tmp_path, server):
+    """If-Range: the validator the part came with no longer matches, so the server sends all of it."""
+    server.files["ckpt.pt"] = PAYLOAD[::-1]
+    leave_part(tmp_path, server, PAYLOAD[:123_456])  # kept from PAYLOAD, the file's old content
+    download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", progress=False)
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD[::-1] and server.requests == [("ckpt.pt", "bytes=123456-")]
+
+
+def test_a_corrupt_part_file_with_a_valid_validator_fails_its_sha256_then_starts_over(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    leave_part(tmp_path, server, b"\xff" * 123_456)
+    download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", sha256=sha(PAYLOAD), progress=False)
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD
+    assert server.requests == [("ckpt.pt", "bytes=123456-"), ("ckpt.pt", None)]
+
+
+def test_a_range_served_from_the_wrong_offset_is_discarded(tmp_path, server):
+    """Before: the 206's bytes were appended whatever its Content-Range said (a corrupt file kept)."""
+    server.files["ckpt.pt"] = PAYLOAD
+    server.cut["ckpt.pt"] = 300_000
+    server.wrong_offset["ckpt.pt"] = 1000
+    download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", progress=False)
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD
+    assert server.requests == [("ckpt.pt", None), ("ckpt.pt", "bytes=300000-"), ("ckpt.pt", None)]
+
+
+def test_416_starts_over_instead_of_counting_as_complete(tmp_path, server):
+    """A part file longer than the file on the server (it shrank): 416, then the whole file."""
+    server.files["ckpt.pt"] = PAYLOAD[:1000]
+    leave_part(tmp_path, server, PAYLOAD[:5000])
+    (tmp_path / "ckpt.pt.part.json").write_text(json.dumps(dict(url=f"{server.url}/ckpt.pt",
+                                                                 validator=f'"{sha(PAYLOAD[:1000])[:16]}"')))
+    download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", progress=False)
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD[:1000]
+    assert server.requests == [("ckpt.pt", "bytes=5000-"), ("ckpt.pt", None)]
+
+
+def test_a_short_body_without_content_length_is_never_kept_unverified(tmp_path, server):
+    server.files["ckpt.pt"] = PAYLOAD
+    server.no_length["ckpt.pt"] = 1000
+    with pytest.raises(FetchError, match="neither Content-Length nor a chunked body"):
+        download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", progress=False)
+    assert not (tmp_path / "ckpt.pt").exists()
+    server.no_length["ckpt.pt"] = 1000  # with a sha256 the short body is caught by the check
+    with pytest.raises(FetchError, match=f"expected sha256 {sha(PAYLOAD)}, got {sha(PAYLOAD[:1000])}"):
+        download(f"{server.url}/ckpt.pt", tmp_path / "ckpt.pt", sha256=sha(PAYLOAD), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_http_https_and_gdrive_sources_are_fetched(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for copying")
+    for url in (f"file://{secret}", "ftp://example.org/x.pt", str(secret)):
+        with pytest.raises(FetchError, match="only https://, http://, gdrive: sources are fetched"):
+            download(url, tmp_path / "copy.pt", progress=False)
+    assert not (tmp_path / "copy.pt").exists()
+
+
+def test_the_first_fetch_pins_the_file_and_a_changed_file_is_refused_later(tmp_path, server, monkeypatch):
+    """Trust on first use: size and sha256 go to the pin file; a later fetch of a file changed on
+    the server, and a run over a file changed on disk, are refused with expected and got."""
+    monkeypatch.chdir(tmp_path)
+    server.files["ckpt.pt"] = PAYLOAD
+    config = dict(datasets={"d": {"kind": "mixture_samples"}}, tasks={},
+                  prior={"type": "adm", "checkpoint": "ckpt.pt", "source": {"urls": [f"{server.url}/ckpt.pt"]}})
+    item, = external_inputs(config)
+    fetch(item, progress=False)
+    pins = json.loads((tmp_path / "inputs.lock.json").read_text())
+    assert pins == {"ckpt.pt": dict(size=len(PAYLOAD), sha256=sha(PAYLOAD), source=f"{server.url}/ckpt.pt")}
+    item, = external_inputs(config)
+    assert item.pinned["sha256"] == sha(PAYLOAD) and provenance(item)["sha256_matches"] is True
+    Path("ckpt.pt").unlink()
+    server.files["ckpt.pt"] = PAYLOAD[::-1]  # changed on the server
+    with pytest.raises(FetchError, match=f"expected sha256 {sha(PAYLOAD)}, got {sha(PAYLOAD[::-1])}"):
+        fetch(item, progress=False)
+    assert not Path("ckpt.pt").exists()
+    Path("ckpt.pt").write_bytes(PAYLOAD[::-1])  # changed on disk
+    with pytest.raises(PinMismatch, match=f"inputs.lock.json pins sha256 {sha(PAYLOAD)}, the input now has "
+                                          f"{sha(PAYLOAD[::-1])}"):
+        provenance(item)
+    from spgd.pipeline.steps import preflight
+
+    with pytest.raises(PinMismatch, match="ckpt.pt: inputs.lock.json pins sha256"):
+        preflight(config["prior"], "cpu", "inputs.lock.json")
+    config["prior"]["sha256"] = sha(PAYLOAD[::-1])
+    with pytest.raises(FetchError, match="config prior.checkpoint: sha256 .* differs from .*inputs.lock.json"):
+        external_inputs(config)
 
 
 def test_wrong_sha256_says_expected_and_got_and_keeps_nothing(tmp_path, server):
@@ -192,3 +299,46 @@ def test_provenance_of_a_hand_placed_folder(tmp_path):
         (tmp_path / f"{value}.png").write_bytes(png_bytes(value))
     record = provenance(ExternalInput(key="datasets.x.path", path=str(tmp_path), folder=True))
     assert record["source"] == "placed by hand" and record["images"] == 2 and len(record["sha256"]) == 64
+
+
+def test_a_zip_bomb_is_refused_naming_the_member_and_nothing_is_written(tmp_path):
+    """256 MiB of zeros named like an image, deflated to about 0.25 MiB and streamed into the zip
+    (never held in memory): refused by its ratio before a byte is unpacked."""
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("faces/00000.png", png_bytes(1))
+        with handle.open("faces/00001.png", "w", force_zip64=True) as member:
+            zeros = bytes(1 << 20)
+            for _ in range(256):
+                member.write(zeros)
+    assert archive.stat().st_size < 2**20
+    folder = tmp_path / "faces"
+    with pytest.raises(FetchError, match=r"member faces/00001.png holds 268,435,456 bytes uncompressed, over "
+                                         r"archive_limits.member_mb 16 MiB"):
+        fetch_module.unpack_images(archive, folder, 2)
+    with pytest.raises(FetchError, match=r"member faces/00001.png expands [\d,]+ times .* over archive_limits.max_ratio"):
+        fetch_module.unpack_images(archive, folder, 2, fetch_module.ArchiveLimits(member_mb=1024))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
+
+
+def test_archive_limits_cap_each_member_and_the_total_also_in_a_tar(tmp_path):
+    import tarfile
+
+    archive = tmp_path / "faces.tar"
+    with tarfile.open(archive, "w") as handle:
+        for i in range(3):
+            data = png_bytes(i) + bytes(100_000)  # trailing bytes after IEND: PNG readers ignore them
+            info = tarfile.TarInfo(f"faces/{i:05d}.png")
+            info.size = len(data)
+            handle.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("faces/00009.png")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        handle.addfile(link)
+    limits = fetch_module.ArchiveLimits
+    with pytest.raises(FetchError, match="the 3 images hold [\\d,]+ bytes uncompressed, over archive_limits.total_mb"):
+        fetch_module.unpack_images(archive, tmp_path / "a", 3, limits(total_mb=0.25))
+    with pytest.raises(FetchError, match="member faces/00000.png holds [\\d,]+ bytes uncompressed, over archive_limits"):
+        fetch_module.unpack_images(archive, tmp_path / "b", 3, limits(member_mb=0.05))
+    rows = fetch_module.unpack_images(archive, tmp_path / "c", 3)  # the link is not an image file: skipped
+    assert [r["file"] for r in rows] == ["00000.png", "00001.png", "00002.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "faces.tar"]

@@ -23,6 +23,7 @@ from ..priors import make_prior
 from ..priors.unet import DEMO_CHECKPOINT
 from ..seeding import sampler_seed
 from .config import SamplerSpec
+from .fetch import PinMismatch, read_pins
 from .files import check_shards, read_result
 
 
@@ -32,10 +33,15 @@ def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, see
         return op.measure(images)
 
 
-def preflight(prior_spec: dict, device: str) -> dict:
+def preflight(prior_spec: dict, device: str, pin_file=None) -> dict:
     """What the sample jobs of one dataset need, checked once before any of them starts: the
     configured device is usable and the prior's checkpoint loads (present, complete, of the
-    architecture, with its sha256). Returns what was found, for results/preflight/."""
+    architecture, with its sha256, and with the sha256 ``pin_file`` recorded when it was
+    fetched). Returns what was found, for results/preflight/."""
+    checkpoint = prior_spec.get("checkpoint")
+    pinned = read_pins(pin_file).get(checkpoint) if pin_file and checkpoint else None
+    if pinned and (got := sha256_of(checkpoint)).lower() != pinned["sha256"].lower():
+        raise PinMismatch(checkpoint, pin_file, pinned["sha256"], got)
     with claimed_device(device) as claimed:
         prior = make_prior(prior_spec).to(claimed)
         checkpoint = prior_spec.get("checkpoint") or (DEMO_CHECKPOINT if prior_spec["type"] == "edm_unet" else None)

@@ -8,7 +8,8 @@ rule preflight:
     log:
         "logs/preflight/{dataset}.log",
     params:
-        settings=lambda wildcards: settings(prior=prior_of(wildcards.dataset), device=config["device"]),
+        settings=lambda wildcards: settings(prior=prior_of(wildcards.dataset), device=config["device"],
+                                            pin_file=config["pin_file"]),
     resources:
         gpu=1 if config["device"].startswith("cuda") else 0,
         runtime=10,
