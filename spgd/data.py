@@ -7,6 +7,7 @@ its id, source and sha256 (of the source file, or of the image's bytes for synth
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,10 @@ def load_image(path: str | Path, size: int, upscale: bool = False) -> torch.Tens
 
     Greyscale is repeated over the channels; 16-bit greyscale is read at its depth (0..65535);
     palette images get their palette colours and an alpha channel is dropped (the colour under
-    it is kept, as upstream's ``convert("RGB")`` does). An image whose shorter side is below
-    ``size`` is refused unless ``upscale``; an unreadable file is named in the error."""
+    it is kept, as upstream's ``convert("RGB")`` does). An EXIF orientation tag is not applied:
+    upstream's loading does not apply it either, so the pixels are the ones stored, as the published
+    numbers saw them (``exif_rotated`` names the files that carry one). An image whose shorter side
+    is below ``size`` is refused unless ``upscale``; an unreadable file is named in the error."""
     try:
         with Image.open(path) as image:
             image.load()
@@ -56,6 +59,20 @@ def load_image(path: str | Path, size: int, upscale: bool = False) -> torch.Tens
     return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1) * 2 - 1
 
 
+EXIF_ORIENTATION = 0x0112
+
+
+def exif_rotated(paths: list[Path]) -> list[str]:
+    """The names of those ``paths`` whose EXIF orientation asks for a rotation or flip (any value
+    but 1), which ``load_image`` leaves unapplied."""
+    rotated = []
+    for path in paths:
+        with Image.open(path) as image:
+            if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+                rotated.append(Path(path).name)
+    return rotated
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """The image files of ``folder``, sorted by name."""
     folder = Path(folder)
@@ -73,6 +90,10 @@ def image_folder(folder: str | Path, size: int, start: int = 0, count: int | Non
                          f"found {len(files)} images in all")
     images = torch.stack([load_image(p, size, upscale) for p in chosen])
     manifest = [dict(id=p.stem, source=str(p), sha256=sha256_of(p)) for p in chosen]
+    rotated = exif_rotated(chosen)
+    if rotated:
+        warnings.warn(f"dataset folder {folder}: {len(rotated)} images carry an EXIF orientation, not applied (as "
+                      f"upstream): {', '.join(rotated[:10])}{' ...' if len(rotated) > 10 else ''}", stacklevel=2)
     return images, manifest
 
 

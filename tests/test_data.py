@@ -78,3 +78,40 @@ def test_mixture_samples_are_seeded_and_hashed():
     assert torch.equal(a, b) and a.shape == (3, 1, 16, 16)
     assert [m["id"] for m in manifest] == ["synthetic_000", "synthetic_001", "synthetic_002"]
     assert len({m["sha256"] for m in manifest}) == 3
+
+
+def test_exif_orientation_is_not_applied_as_upstream_and_is_named(tmp_path):
+    """Upstream's loading ignores EXIF orientation, and so do we (the published numbers saw the
+    stored pixels); the files that carry a rotation are named in a warning."""
+    import warnings
+
+    from PIL import Image
+
+    from spgd.data import EXIF_ORIENTATION, exif_rotated, image_folder
+
+    pixels = np.zeros((16, 32, 3), dtype=np.uint8)
+    pixels[:, :16] = 255  # left half white: a 90-degree rotation would move it to the top or bottom
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(pixels).save(tmp_path / "rotated.jpg", exif=exif, quality=100)
+    Image.fromarray(pixels).save(tmp_path / "plain.jpg", quality=100)
+    assert exif_rotated(sorted(tmp_path.iterdir())) == ["rotated.jpg"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images, _ = image_folder(tmp_path, 16)
+    assert "1 images carry an EXIF orientation, not applied (as upstream): rotated.jpg" in str(caught[0].message)
+    assert torch.equal(images[0], images[1])  # both loaded as stored
+
+
+def test_a_bad_intermediate_file_is_named(tmp_path):
+    from spgd.pipeline.files import ResultFileError, read_result
+
+    truncated = tmp_path / "shard0.pt"
+    torch.save({"x": torch.zeros(3)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.raises(ResultFileError, match=f"{truncated}: not a readable result file"):
+        read_result(truncated)
+    whole = tmp_path / "images.pt"
+    torch.save({"images": torch.zeros(1)}, whole)
+    with pytest.raises(ResultFileError, match=f"{whole}: lacks ids"):
+        read_result(whole, ("images", "ids"))

@@ -3,6 +3,7 @@ path and what was expected (spgd.pipeline.validation); values YAML 1.1 misreads 
 written."""
 
 import copy
+import re
 import json
 import math
 import subprocess
@@ -145,6 +146,10 @@ BAD = [
     ("mixture data without a count", removing("datasets", "synthetic", "count"), "datasets.synthetic",
      "needs a 'count'"),
     ("device that is no device", setting("device", "cuda:x"), "config device", "not a torch device"),
+    # a sha256 as pasted with its newline or a space: refused by the schema, not after a download
+    ("sha256 with a final newline", setting("prior", "sha256", "ab" * 32 + "\n"), "['prior']['sha256']", "is too long"),
+    ("sha256 with a leading space", setting("tasks", "gaussian_blur", "sha256", " " + "AB" * 32),
+     "['tasks']['gaussian_blur']['sha256']", "does not match"),
     ("angle of a sampler not configured", setting("angles", "samplers", ["spgd", "sgpd"]), "angles.samplers",
      "['sgpd'] are not configured samplers"),
     ("repeats true", setting("repeats", True), "['repeats']", "True is not of type 'integer'"),
@@ -233,3 +238,33 @@ def test_exponent_notation_is_a_number():
     assert specs["spgd_beta=0.5"].params["beta"] == 0.5
     # text that only looks like a number stays text where text is expected
     assert read_numbers({"path": "1e5", "note": "2e3", "lr": "2e3"}) == {"path": "1e5", "note": "2e3", "lr": 2000.0}
+
+
+@pytest.mark.parametrize("files, options, expected", [
+    (0, {}, "holds 0 image files"),
+    (2, {"start": 2}, "holds 2 image files (.bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp); asked for images from index 2"),
+    (2, {"start": 1, "count": 2}, "holds 2 image files"),
+], ids=["empty folder", "start past the end", "count past the end"])
+def test_an_image_folder_without_the_images_asked_for_is_refused_at_config_check(tmp_path, files, options, expected):
+    """Before: planned as 0 sample jobs (empty folder, start past its end), or failed in the dataset job."""
+    from PIL import Image
+
+    for i in range(files):
+        Image.new("RGB", (16, 16)).save(tmp_path / f"{i}.png")
+    config = bad_config(both(setting("prior", {"type": "edm_unet"}),
+                             setting("datasets", {"faces": {"kind": "image_folder", "path": str(tmp_path),
+                                                            "image_size": 32, **options}})))
+    with pytest.raises(ConfigError, match=r"datasets.faces.path: folder .* " + re.escape(expected)):
+        checked(config)
+
+
+def test_a_python_yaml_tag_is_refused_as_a_tag(tmp_path):
+    from spgd.pipeline.validation import load_config
+
+    path = tmp_path / "tagged.yaml"
+    path.write_text("seed: 1\nprior: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ConfigError, match=r"tagged.yaml, line 2: the YAML tag !!python/object/apply:os.system is "
+                                          "refused: a config is plain data"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="is refused"):
+        check_unique_keys(path)

@@ -80,14 +80,29 @@ def check_unique_keys(path: str | Path) -> None:
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
     UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    yaml.load(Path(path).read_text(), Loader=UniqueKeyLoader)
+    read_yaml(path, UniqueKeyLoader)
+
+
+def read_yaml(path: str | Path, loader=None):
+    """A YAML file as data: only plain YAML types (safe loading). A tag that would build a Python
+    object (``!!python/...``) is refused by name, not reported as invalid YAML."""
+    import yaml
+
+    try:
+        return yaml.load(Path(path).read_text(), Loader=loader or yaml.SafeLoader)
+    except yaml.constructor.ConstructorError as error:
+        mark = error.problem_mark
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        if "could not determine a constructor for the tag" in str(error.problem):
+            tag = str(error.problem).rsplit(" tag ", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
+            raise ConfigError(f"{where}: the YAML tag {tag} is refused: a config is plain data (numbers, strings, "
+                              "lists, mappings), and tags that build Python objects could run code") from None
+        raise
 
 
 def load_config(path: str | Path) -> dict:
     """A workflow config file as the workflow sees it: checked, schema defaults filled."""
-    import yaml
-
-    config = yaml.safe_load(Path(path).read_text())
+    config = read_yaml(path)
     checked(config, [path])
     return config
 
@@ -191,6 +206,8 @@ def check_structure(config: dict) -> None:
     for name, dataset in config["datasets"].items():
         if dataset["kind"] == "image_folder" and "path" not in dataset:
             _fail(f"datasets.{name}", "kind image_folder needs a 'path'")
+        if dataset["kind"] == "image_folder" and Path(dataset["path"]).is_dir():  # else fetched, or named missing
+            check_image_folder(name, dataset)
         if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
             _fail(f"datasets.{name}", f"kind {dataset['kind']} needs a 'count'")
         prior = prior_of(config, name)
@@ -216,6 +233,19 @@ def check_structure(config: dict) -> None:
             _fail(f"samplers.{name}.task_params", f"tasks {sorted(unknown)} are not in 'tasks'")
     if "nonlinear_blur" in config["tasks"] and not config["tasks"]["nonlinear_blur"].get("weights"):
         _fail("tasks.nonlinear_blur.weights", "the path of BKSE's GOPRO_wVAE.pth is required")
+
+
+def check_image_folder(name: str, dataset: dict) -> None:
+    """A folder that is there holds the images asked for: at least one from ``start`` on, and
+    ``count`` of them when given (not a DAG of 0 sample jobs, nor a dataset job that fails late)."""
+    from ..data import IMAGE_SUFFIXES, list_images
+
+    found, start = len(list_images(dataset["path"])), dataset.get("start", 0)
+    wanted = start + dataset.get("count", 1)
+    if found < wanted:
+        what = f"{dataset['count']} images from index {start}" if "count" in dataset else f"images from index {start}"
+        _fail(f"datasets.{name}.path", f"folder {dataset['path']} holds {found} image files "
+              f"({', '.join(sorted(IMAGE_SUFFIXES))}); asked for {what}")
 
 
 def check_angles(config: dict, specs: dict[str, SamplerSpec]) -> None:
