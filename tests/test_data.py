@@ -23,6 +23,7 @@ def test_image_folder_sorts_slices_resizes_and_crops(tmp_path):
     assert manifest[0]["sha256"] == sha256_of(tmp_path / "b.png")
     assert images.shape == (2, 3, 20, 20) and images.dtype == torch.float32
     # shorter side 40 -> 20 (80 -> 40), the centre crop drops 10 px per side: the stripe is gone
+    # tolerance: JPEG is lossy: a flat grey block decodes within a level or two of 100 (2 / 255 = 0.008 in [-1, 1])
     assert torch.allclose(images[0], torch.full_like(images[0], 100 / 255 * 2 - 1), atol=0.02)
     assert images.min() >= -1 and images.max() <= 1
 
@@ -37,6 +38,8 @@ def test_image_folder_errors_name_the_folder(tmp_path):
 
 def test_load_image_converts_grey_to_rgb(tmp_path):
     Image.fromarray(np.full((32, 32), 255, dtype=np.uint8)).save(tmp_path / "g.png")
+    # tolerance: a constant image resized (bicubic weights sum to 1 in float32): exact to float32 rounding; default
+    # rtol
     assert torch.allclose(load_image(tmp_path / "g.png", 16), torch.ones(3, 16, 16))
 
 
@@ -45,6 +48,7 @@ def test_sixteen_bit_palette_and_alpha_images_keep_their_values(tmp_path):
     grey16 = np.full((16, 16), 32768, dtype=np.uint16)  # half of 65535, not white
     Image.fromarray(grey16).save(tmp_path / "g16.png")
     assert Image.open(tmp_path / "g16.png").mode in ("I;16", "I")
+    # tolerance: 16-bit level 32768 through float32 resizing of a constant: float32 rounding; default tolerances
     assert torch.allclose(load_image(tmp_path / "g16.png", 16), torch.full((3, 16, 16), 32768 / 65535 * 2 - 1))
     palette = Image.new("P", (16, 16))
     palette.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
@@ -52,12 +56,14 @@ def test_sixteen_bit_palette_and_alpha_images_keep_their_values(tmp_path):
     palette.info["transparency"] = 0
     palette.save(tmp_path / "p.png")
     image = (load_image(tmp_path / "p.png", 16) + 1) / 2 * 255
+    # tolerance: 8-bit levels read back on the 0..255 scale: exact up to float32 rounding of x / 255 * 2 - 1 and back
     assert torch.allclose(image[:, 4, 3], torch.tensor([200.0, 100.0, 50.0]), atol=1e-3)
     assert torch.allclose(image[:, 0, 0], torch.zeros(3), atol=1e-3)
     rgba = np.zeros((16, 16, 4), dtype=np.uint8)
     rgba[..., :3], rgba[..., 3] = (10, 20, 30), 0  # fully transparent: the colour is kept
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     image = (load_image(tmp_path / "a.png", 16) + 1) / 2 * 255
+    # tolerance: as above: float32 rounding of 8-bit levels only
     assert torch.allclose(image[:, 5, 5], torch.tensor([10.0, 20.0, 30.0]), atol=1e-3)
 
 

@@ -19,6 +19,8 @@ def test_shapes_and_noise_level(task):
     clean, y = op(x), op.measure(x)
     expected = {"sr4": (3, 3, 8, 8), "phase_retrieval": (3, 3, 48, 48)}.get(task, (3, 3, 32, 32))
     assert clean.shape == y.shape == expected
+    # tolerance: sampling error of a noise std estimated from 9,216 draws (0.7 % standard error), or from SR x4's
+    # 576 (3 %); 15 % is 5 standard errors there
     assert (y - clean).std().item() == pytest.approx(op.noise_sigma, rel=0.15)
 
 
@@ -27,6 +29,7 @@ def test_linear_operators_are_linear(task):
     op = make_operator(task, 32, [0, 1, 2], seed=1)
     assert op.linear
     a, b = images(seed=1), images(seed=2)
+    # tolerance: float32 linear maps of values up to 5 in magnitude: rounding of ~1e-6; 1e-5 is 10x
     assert torch.allclose(op(2 * a - 3 * b), 2 * op(a) - 3 * op(b), atol=1e-5)
 
 
@@ -42,11 +45,13 @@ def test_sr_of_a_constant_image_is_constant_and_256_goes_to_64():
     op = make_operator("sr4", 256, [0])
     y = op(torch.full((1, 3, 256, 256), 0.37))
     assert y.shape == (1, 3, 64, 64)
+    # tolerance: resize weights sum to 1 in float32: a constant stays itself up to ~1e-7
     assert torch.allclose(y, torch.full_like(y, 0.37), atol=1e-6)
 
 
 def test_imresize_matrix_is_matlab_bicubic():
     m = imresize_matrix(16, 0.25)
+    # tolerance: float64 normalised weights: sums are 1 to an ulp; numpy's default tolerances
     assert m.shape == (4, 16) and np.allclose(m.sum(1), 1)
     # antialiased Keys kernel stretched x4: 16 taps + mirrored boundary, symmetric about the centre
     assert np.allclose(m, m[::-1, ::-1])
@@ -55,6 +60,7 @@ def test_imresize_matrix_is_matlab_bicubic():
     assert len(taps) == 16 and np.isclose(taps.max(), interior[8 * 4 + 1]) and np.isclose(taps.max(), interior[8 * 4 + 2])
     # MATLAB weight for an interior sample: 0.25 * cubic(0.25 * 0.5) normalised
     cubic = lambda t: 1.5 * abs(t) ** 3 - 2.5 * t**2 + 1
+    # tolerance: the MATLAB weight before normalisation differs from the normalised one by ~1e-7 at this scale
     assert np.isclose(taps.max(), 0.25 * cubic(0.125), atol=1e-6)
 
 
@@ -74,6 +80,8 @@ def test_random_inpainting_drops_80_percent_for_all_channels():
     op = make_operator("random_inpainting", 64, [0, 1])
     mask = op.params
     assert mask.shape == (2, 1, 64, 64)
+    # tolerance: the mask drops exactly round(0.8 * 4096) = 3277 pixels per image, a fraction 0.80005; abs 1e-3 covers
+    # that rounding
     assert (mask == 0).float().mean().item() == pytest.approx(0.8, abs=1e-3)
     y = op(torch.ones(2, 3, 64, 64))
     assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 0], y[:, 2])
@@ -84,9 +92,11 @@ def test_blur_kernels_sum_to_one_and_scale_with_the_image(task):
     assert make_operator(task, 256, [0]).params.shape[-1] == 61
     op = make_operator(task, 64, [0, 1, 2])
     assert op.params.shape == (3, 1, 17, 17)
+    # tolerance: a float32 kernel of 289 taps normalised in float64 and stored in float32: sums within ~3e-6 of 1
     assert torch.allclose(op.params.sum((1, 2, 3)), torch.ones(3), atol=1e-5)
     assert (op.params >= 0).all()
     y = op(torch.full((3, 3, 64, 64), 0.5))  # reflect padding keeps a constant constant
+    # tolerance: a constant convolved with that kernel: 0.5 times the kernel's sum, so within ~2e-6
     assert torch.allclose(y, torch.full_like(y, 0.5), atol=1e-5)
 
 
@@ -94,6 +104,7 @@ def test_gaussian_kernel_std_is_three_at_256():
     k = make_operator("gaussian_blur", 256, [0]).params[0, 0].double()
     r = torch.arange(61, dtype=torch.float64) - 30
     marginal = k.sum(0)
+    # tolerance: truncation at 4 std shrinks the discrete std by ~4e-4 relative (a model difference, not rounding)
     assert torch.sqrt((marginal * r**2).sum()).item() == pytest.approx(3.0, rel=1e-3)
 
 
@@ -106,6 +117,8 @@ def test_gaussian_kernel_is_upstreams_truncated_at_four_std():
     g /= g.sum()
     expected = torch.zeros(61, 61, dtype=torch.float64)
     expected[30 - 12:30 + 13, 30 - 12:30 + 13] = torch.outer(g, g)
+    # tolerance: scipy's filter and this formula normalise the same float64 exponentials: a few ulp of taps below 0.02
+    # (ulp 3.5e-18), and the ndimage filter is not BLAS, so not CPU dependent; 1e-15 is ~300 ulp
     assert torch.allclose(k, expected, atol=1e-15, rtol=0)
     full = torch.exp(-(torch.arange(-30, 31, dtype=torch.float64) ** 2) / 18)
     full = torch.outer(full, full) / full.sum() ** 2
@@ -124,16 +137,19 @@ def test_phase_retrieval_ignores_a_global_sign_flip():
     op = make_operator("phase_retrieval", 32, [0, 1, 2])
     x = images()
     flipped = -x - 2  # (x' + 1) / 2 == -(x + 1) / 2
+    # tolerance: float32 FFT of sign-flipped inputs: amplitudes of order 10 agree to ~1e-6; 1e-5 is 10x
     assert torch.allclose(op(flipped), op(x), atol=1e-5)
     assert not torch.allclose(op(x.flip(1)), op(x), atol=1e-3)
     assert op.pad == 8 and op(x).shape[-1] == 48
     padded = torch.nn.functional.pad((x + 1) / 2, (8,) * 4)
+    # tolerance: the same float32 FFT: identical or ulp-level; default tolerances
     assert torch.allclose(op(x), torch.fft.fftshift(torch.fft.fft2(padded, norm="ortho").abs(), dim=(-2, -1)))
 
 
 def test_hdr_doubles_and_clips():
     op = make_operator("hdr", 32, [0])
     x = torch.tensor([-0.9, -0.3, 0.0, 0.2, 0.7]).repeat(1, 3, 32, 32 // 5 + 1)[..., :32]
+    # tolerance: 2x and a clamp are exact in float32; allclose for brevity
     assert torch.allclose(op(x), torch.clamp(2 * x, -1, 1))
 
 

@@ -26,6 +26,9 @@ def brute_force_denoiser(gmm: GaussianMixture, x: torch.Tensor, sigma: float) ->
 @pytest.mark.parametrize("sigma", [0.01, 0.3, 5.0, 80.0])
 def test_gmm_denoiser_is_exact(gmm, sigma):
     x = gmm.sample(4, torch.Generator().manual_seed(0)) + sigma * torch.randn(4, *gmm.shape)
+    # tolerance: the prior computes in float32 (outputs of order 1, rounding ~1e-7 per operation, a few hundred
+    # operations); the reference in float64; 1e-5 allows that accumulation, not a wrong formula (errors of order 1e-2
+    # and up)
     assert torch.allclose(gmm.denoise(x, sigma).double(), brute_force_denoiser(gmm, x, sigma), atol=1e-5)
 
 
@@ -49,12 +52,18 @@ def test_gmm_posterior_matches_bayes_rule(gmm):
 
     lhs = log_density(post, points[0]) - log_density(post, points[1])
     rhs = log_unnormalised(points[0]) - log_unnormalised(points[1])
+    # tolerance: float64 log densities of magnitude ~1e3 with a 1e-9 jitter added to singular covariances: the jitter
+    # moves them by ~1e-6 relative; 1e-4 is 100x that
     assert lhs.item() == pytest.approx(rhs.item(), rel=1e-4, abs=1e-4)
 
 
 def test_gmm_sampling_matches_moments(gmm):
     draws = gmm.sample(20000, torch.Generator().manual_seed(0)).reshape(20000, -1).double()
+    # tolerance: Monte Carlo: 20,000 draws of unit-scale pixels give a standard error near 0.007; 0.02 is about 3 of
+    # them
     assert torch.allclose(draws.mean(0), gmm.mean(), atol=0.02)
+    # tolerance: Monte Carlo: a covariance entry's standard error is about sqrt(2 / 20000) = 0.01 at unit variance and
+    # smaller for the smaller entries of this prior
     assert torch.allclose(torch.cov(draws.T), gmm.covariance(), atol=0.01)
 
 
@@ -91,9 +100,12 @@ def test_adm_vp_preconditioning(random_ffhq_checkpoint):
     with torch.no_grad():
         eps = prior.unet.forward_diffusion(x / math.sqrt(1 + sigma**2), torch.full((2,), c_noise))[:, :3]
         expected = x - sigma * eps
+        # tolerance: the same network call in float32 with the input scaled once here and once in the prior (one
+        # rounding, ~1e-7), amplified by a random UNet's gain (~10) and sigma 2.5; 1e-5 leaves 4x
         assert torch.allclose(prior.denoise(x, sigma), expected, atol=1e-5)
         x0, variance = prior.ddpm_x0(x, 500, 0.1)
         eps500 = prior.unet.forward_diffusion(x, torch.full((2,), 500.0))
+        # tolerance: float32 formula evaluated in another order, divided by sqrt(0.1): rounding of ~3e-7; 1e-5 is 30x
         assert torch.allclose(x0, (x - math.sqrt(0.9) * eps500[:, :3]) / math.sqrt(0.1), atol=1e-5)
         assert torch.equal(variance, eps500[:, 3:])
 

@@ -10,7 +10,10 @@ from spgd.schedule import (annealing_sigmas, ddpm_betas, euler_factors, linear_d
 def test_annealing_sigmas_match_spec_numbers():
     s = annealing_sigmas(100)
     assert len(s) == 101 and s[0].item() == pytest.approx(100) and s[-1] == 0
+    # tolerance: 95.6484 is sigma_1 of the K = 100 schedule rounded to 4 decimals (worked by hand from the formula);
+    # abs 1e-3 covers that rounding only
     assert s[1].item() == pytest.approx(95.6484, abs=1e-3)
+    # tolerance: float64: (0.1 ** (1/7)) ** 7 returns 0.1 to a few ulp (2e-17); 1e-12 relative leaves 1e4 times that
     assert s[-2].item() == pytest.approx(0.1, rel=1e-12)
     assert (s[:-1] > s[1:]).all()
 
@@ -18,6 +21,7 @@ def test_annealing_sigmas_match_spec_numbers():
 def test_euler_factor_is_the_ratio_form():
     s = annealing_sigmas(10)
     f = euler_factors(s)
+    # tolerance: float64 algebraic identity, a few ulp apart; allclose's default rtol 1e-5 is far wider
     assert torch.allclose(f / 2 / s[:-1] ** 2, 1 - s[1:] / s[:-1])
 
 
@@ -29,11 +33,15 @@ def test_linear_lr_decay():
 
 def test_vp_time_inverts_and_matches_ddpm_schedule():
     sigma = torch.tensor([0.01, 0.5, 3.0, 80.0], dtype=torch.float64)
+    # tolerance: float64 round trip through sqrt and log1p, well conditioned on [0.01, 80]: ulp-level; default rtol
+    # 1e-5
     assert torch.allclose(vp_sigma(vp_time(sigma)), sigma)
     alpha_bar = torch.cumprod(1 - ddpm_betas(), 0)
     # c_noise = 999 t(sigma) lands within 0.5 % of the discrete timestep of the same noise level
     for n in (0, 249, 499, 999):
         sigma_n = math.sqrt((1 - alpha_bar[n]) / alpha_bar[n])
+        # tolerance: a model, not rounding: the continuous VP time of a discrete step's noise level is off by up to
+        # ~0.5 %
         assert 999 * vp_time(sigma_n).item() == pytest.approx(n, abs=1.0, rel=0.005)
 
 
