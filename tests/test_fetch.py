@@ -279,6 +279,14 @@ def test_gdrive_sources_go_through_gdown(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "gdown", types.SimpleNamespace(download=fake_download))
     digest = download("gdrive:FILEID", tmp_path / "w.pth", sha256=sha(PAYLOAD), progress=False)
     assert digest == sha(PAYLOAD) and calls == [("FILEID", True)]
+    # gdown would continue a part file: only one that a sha256 or size will check is left to it
+    (tmp_path / "x.pth.part").write_bytes(b"left by a crash")
+    kept = []
+    monkeypatch.setitem(__import__("sys").modules, "gdown", types.SimpleNamespace(
+        download=lambda id, output, quiet, resume: kept.append(Path(output).exists()) or fake_download(
+            id, output, quiet, resume)))
+    download("gdrive:FILEID", tmp_path / "x.pth", progress=False)
+    assert kept == [False]
 
 
 def test_external_inputs_of_the_paper_config():

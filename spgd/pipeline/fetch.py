@@ -203,7 +203,13 @@ def download(url: str, target: str | Path, *, sha256: str | None = None, size: i
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
-    continues_kept_bytes = bool(_resume_headers(url, part)) and not url.startswith("gdrive:")
+    checked_after = bool(sha256 or size)
+    if url.startswith("gdrive:"):  # gdown resumes by itself: only bytes a sha256 or size will check
+        continues_kept_bytes = part.exists() and checked_after
+        if not continues_kept_bytes:
+            part.unlink(missing_ok=True)
+    else:
+        continues_kept_bytes = bool(_resume_headers(url, part))
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(TIMEOUT_S)  # a firewalled network must fail, not hang
     restarts = []
@@ -213,7 +219,7 @@ def download(url: str, target: str | Path, *, sha256: str | None = None, size: i
                 if url.startswith("gdrive:"):
                     complete = _gdrive_transfer(url.removeprefix("gdrive:"), part, progress)
                 else:
-                    complete = _http_transfer(url, part, progress, checked_after=bool(sha256 or size))
+                    complete = _http_transfer(url, part, progress, checked_after)
             except _StartOver as reason:
                 restarts.append(str(reason))
                 part.unlink(missing_ok=True)
