@@ -350,3 +350,15 @@ def test_archive_limits_cap_each_member_and_the_total_also_in_a_tar(tmp_path):
     rows = fetch_module.unpack_images(archive, tmp_path / "c", 3)  # the link is not an image file: skipped
     assert [r["file"] for r in rows] == ["00000.png", "00001.png", "00002.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "faces.tar"]
+
+
+def test_pins_written_side_by_side_are_all_kept(tmp_path):
+    """Fetch jobs run in parallel: each adds its pin under a lock, none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pin_file = tmp_path / "inputs.lock.json"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: fetch_module._write_pin(pin_file, f"input{i}", dict(size=i, sha256=f"{i:064x}")),
+                      range(40)))
+    assert sorted(fetch_module.read_pins(pin_file)) == sorted(f"input{i}" for i in range(40))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.lock.json"]

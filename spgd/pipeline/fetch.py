@@ -155,7 +155,8 @@ def _http_transfer(url: str, part: Path, progress: bool, checked_after: bool) ->
         if length is None and not response.chunked and not checked_after:
             raise FetchError(f"{url}: the server sent neither Content-Length nor a chunked body, so a transfer cut "
                              "short cannot be told from a complete one; configure the file's sha256 (or size)")
-        validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+        etag = response.headers.get("ETag")  # If-Range takes only a strong one: a weak W/"..." is no use
+        validator = etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
         _validator_path(part).write_text(json.dumps(dict(url=url, validator=validator)))
         expected = offset + int(length) if length is not None else None
         with open(part, "ab" if offset else "wb") as handle, tqdm(
@@ -394,19 +395,22 @@ def read_pins(pin_file: str | Path) -> dict[str, dict]:
 
 
 def _write_pin(pin_file: str | Path, path: str, record: dict) -> None:
-    """Add ``path``'s record to the pin file, under a lock (fetch jobs run side by side), written
-    whole and renamed into place."""
+    """Add ``path``'s record to the pin file, written whole and renamed into place under a lock on
+    its folder (fetch jobs run side by side)."""
     import fcntl
 
     pin_file = Path(pin_file)
     pin_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(pin_file.with_name(pin_file.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    folder = os.open(pin_file.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
         pins = read_pins(pin_file)
         pins[path] = record
-        staging = pin_file.with_name(pin_file.name + ".tmp")
+        staging = pin_file.with_name(pin_file.name + f".{os.getpid()}.tmp")
         staging.write_text(json.dumps(dict(sorted(pins.items())), indent=1) + "\n")
         os.replace(staging, pin_file)
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def check_pin(item: ExternalInput, record: dict) -> None:
