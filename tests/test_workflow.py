@@ -286,13 +286,24 @@ def test_paper_and_ablation_configs_fetch_what_is_missing_and_nothing_else(name,
                                  "fetch_tasks_nonlinear_blur_weights", "fetch_datasets_ffhq_path",
                                  "fetch_datasets_imagenet_path"},
                        "ablation": {"fetch_prior_checkpoint", "fetch_datasets_ffhq_path"}}[name]
-    # every input placed by hand: no fetch job
+    # every input placed by hand: no fetch job (an image folder must hold the images asked for)
+    import io
+
+    from PIL import Image
+
     from spgd.pipeline.fetch import external_inputs
 
+    png = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(png, format="PNG")
     for item in external_inputs(yaml.safe_load(configfile.read_text())):
         target = tmp_path / item.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.mkdir() if item.folder else target.write_bytes(b"placed by hand")
+        if item.folder:
+            target.mkdir()
+            for i in range(item.count):
+                (target / f"{i:05d}.png").write_bytes(png.getvalue())
+        else:
+            target.write_bytes(b"placed by hand")
     counts = job_counts(snakemake(tmp_path, "-n", configfile=configfile).stdout)
     assert counts["sample"] > 0 and not any(job.startswith("fetch_") for job in counts)
     # one missing, fetch: false: stops, naming it and where to get it
