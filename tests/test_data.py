@@ -58,6 +58,7 @@ def test_sixteen_bit_palette_and_alpha_images_keep_their_values(tmp_path):
     image = (load_image(tmp_path / "p.png", 16) + 1) / 2 * 255
     # tolerance: 8-bit levels read back on the 0..255 scale: exact up to float32 rounding of x / 255 * 2 - 1 and back
     assert torch.allclose(image[:, 4, 3], torch.tensor([200.0, 100.0, 50.0]), atol=1e-3)
+    # tolerance: as above
     assert torch.allclose(image[:, 0, 0], torch.zeros(3), atol=1e-3)
     rgba = np.zeros((16, 16, 4), dtype=np.uint8)
     rgba[..., :3], rgba[..., 3] = (10, 20, 30), 0  # fully transparent: the colour is kept

@@ -38,6 +38,7 @@ def test_nonlinear_operators_are_not_linear():
         op = make_operator(task, 32, [0, 1, 2])
         assert not op.linear
         a = images()
+        # tolerance: a nonlinear operator misses linearity by far more than allclose's defaults (rtol 1e-5)
         assert not torch.allclose(op(2 * a), 2 * op(a))
 
 
@@ -57,6 +58,7 @@ def test_imresize_matrix_is_matlab_bicubic():
     assert np.allclose(m, m[::-1, ::-1])
     interior = imresize_matrix(64, 0.25)[8]
     taps = interior[interior != 0]
+    # tolerance: float64 weights equal by symmetry up to an ulp; numpy's default tolerances
     assert len(taps) == 16 and np.isclose(taps.max(), interior[8 * 4 + 1]) and np.isclose(taps.max(), interior[8 * 4 + 2])
     # MATLAB weight for an interior sample: 0.25 * cubic(0.25 * 0.5) normalised
     cubic = lambda t: 1.5 * abs(t) ** 3 - 2.5 * t**2 + 1
@@ -128,6 +130,7 @@ def test_gaussian_kernel_is_upstreams_truncated_at_four_std():
 def test_motion_kernels_are_random_paths():
     kernels = [motion_kernel(np.random.default_rng(s), 61, 0.5) for s in range(5)]
     for k in kernels:
+        # tolerance: a float64 normalised kernel sums to 1 within ulps; numpy's default tolerances
         assert k.shape == (61, 61) and np.isclose(k.sum(), 1)
         assert (k > 1e-4).sum() > 20  # a path, not a point
     assert not np.allclose(kernels[0], kernels[1])
@@ -139,6 +142,7 @@ def test_phase_retrieval_ignores_a_global_sign_flip():
     flipped = -x - 2  # (x' + 1) / 2 == -(x + 1) / 2
     # tolerance: float32 FFT of sign-flipped inputs: amplitudes of order 10 agree to ~1e-6; 1e-5 is 10x
     assert torch.allclose(op(flipped), op(x), atol=1e-5)
+    # tolerance: a channel flip changes the amplitudes by order 1, far beyond 1e-3
     assert not torch.allclose(op(x.flip(1)), op(x), atol=1e-3)
     assert op.pad == 8 and op(x).shape[-1] == 48
     padded = torch.nn.functional.pad((x + 1) / 2, (8,) * 4)

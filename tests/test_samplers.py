@@ -270,6 +270,7 @@ def test_batch_composition_does_not_change_outputs(gmm, name):
         # in [-1, 1]), which the steps carry; 1e-5 is 100x that. Bit-identity across batch sizes is issue 27's
         assert torch.allclose(single[0], batched[b], atol=1e-5)
     other_seeds = run(sampler, op, y, [21, 22, 23, 24]).x
+    # tolerance: other sampler noise moves the restorations by order 0.1, far beyond allclose's defaults
     assert not torch.allclose(other_seeds, batched)
 
 
@@ -345,6 +346,7 @@ def test_trace_angles_follow_the_definition():
     # few eps32 (1e-7) move the angle by ~1e-5 degrees; 1e-3 degrees is 100x that
     assert [r["angle_prior_likelihood"] for r in other.rows()] == pytest.approx(angle_degrees(a, b).tolist(), abs=1e-3)
     independent = torch.rad2deg(torch.arccos(torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1))))
+    # tolerance: as above, against torch's own cosine similarity
     assert [r["angle_prior_likelihood"] for r in other.rows()] == pytest.approx(independent.tolist(), abs=1e-3)
 
 
@@ -360,6 +362,7 @@ def test_adm_momentum_matches_the_spec_formula():
     # tolerance: float32 of the same formula evaluated in another order: values of order 1, rounding ~1e-7; 1e-6 is
     # 10x
     assert torch.allclose(adm_momentum(m, g, 0.9), expected, atol=1e-6)
+    # tolerance: as above: float32 rounding of values of order 1
     assert torch.allclose(adm_momentum(m, g, 0.9)[1], 0.9 * m[1] + 0.1 * g[1], atol=1e-6)
     assert torch.equal(adm_momentum(m, g, 0.0), g)
 
