@@ -438,7 +438,8 @@ def to_latex(table: ResultTable) -> str:
 def paired_rows(tidy: pd.DataFrame, dataset: str, task: str, metrics: list[str],
                 samplers: list[str]) -> list[tuple[str, list[str]]]:
     """(sampler, cells) of the paired comparisons with the reference on one dataset and task, in the
-    order ``samplers``: each cell "difference [low, high] p=..., n=..." for the per-image ``metrics``."""
+    order ``samplers``: each cell "difference [low, high] p=..., n=..." for the per-image ``metrics``,
+    or "n/a" with the reason when no image pairs up (the reference, or this sampler, restored none)."""
     here = tidy[(tidy["dataset"] == dataset) & (tidy["task"] == task)]
     restored = here.set_index(["sampler", "metric"])["n"]  # images with a surviving restoration
     part = here[here["paired_n"].notna()]
