@@ -212,6 +212,21 @@ def test_the_second_url_is_tried_and_the_source_recorded(tmp_path, server):
     assert fetch(item, progress=False) == record and server.requests == []  # second run: nothing
 
 
+def test_a_source_whose_file_does_not_match_is_rejected_and_the_next_one_taken(tmp_path, server):
+    server.files["other.pt"], server.files["ckpt.pt"] = PAYLOAD[::-1], PAYLOAD
+    item = ExternalInput(key="prior.checkpoint", path=str(tmp_path / "ckpt.pt"), sha256=sha(PAYLOAD),
+                         urls=(f"{server.url}/other.pt", f"{server.url}/ckpt.pt"))
+    record = fetch(item, progress=False)
+    assert record["source"] == f"fetched from {server.url}/ckpt.pt" and record["sha256_matches"] is True
+    assert (tmp_path / "ckpt.pt").read_bytes() == PAYLOAD
+    server.files["ckpt.pt"] = PAYLOAD[::-1]  # no source matches: each says expected and got
+    (tmp_path / "ckpt.pt").unlink()
+    with pytest.raises(FetchError, match=f"other.pt: expected sha256 {sha(PAYLOAD)}, got {sha(PAYLOAD[::-1])}; "
+                                         f"nothing was kept; .*ckpt.pt: expected sha256"):
+        fetch(item, progress=False)
+    assert not (tmp_path / "ckpt.pt").exists()
+
+
 def test_a_file_placed_by_hand_is_never_overwritten(tmp_path, server):
     server.files["ckpt.pt"] = PAYLOAD
     mine = tmp_path / "ckpt.pt"
@@ -300,6 +315,11 @@ def test_external_inputs_of_the_paper_config():
     for item in items.values():
         assert item.urls, item.key
         assert all(url.startswith(("https://", "gdrive:")) for url in item.urls)
+    # the checkpoints' sizes and sha256 from the public records the config's notes name
+    ffhq, imagenet = items["prior.checkpoint"], items["datasets.imagenet.prior.checkpoint"]
+    assert (ffhq.size, ffhq.sha256[:8]) == (374_417_833, "81d53574")
+    assert (imagenet.size, imagenet.sha256[:8]) == (2_211_383_297, "a37c32ff")
+    assert imagenet.urls[-1] == "gdrive:1HAy7P19PckQLczVNXmVF-e_CRxq098uW"  # DPS's imagenet256.pt, last
 
 
 def test_provenance_of_a_hand_placed_folder(tmp_path):
