@@ -38,18 +38,20 @@ def preflight(prior_spec: dict, device: str, pin_file=None) -> dict:
     configured device is usable and the prior's checkpoint loads (present, complete, of the
     architecture, with its sha256, and with the sha256 ``pin_file`` recorded when it was
     fetched). Returns what was found, for results/preflight/."""
-    checkpoint = prior_spec.get("checkpoint")
-    pinned = read_pins(pin_file).get(checkpoint) if pin_file and checkpoint else None
-    if pinned and (got := sha256_of(checkpoint)).lower() != pinned["sha256"].lower():
-        raise PinMismatch(checkpoint, pin_file, pinned["sha256"], got)
+    pinned_path = prior_spec.get("checkpoint")
+    pinned = read_pins(pin_file).get(pinned_path) if pin_file and pinned_path else None
+    pinned_digest = sha256_of(pinned_path) if pinned else None  # before the load: a changed file is named as such
+    if pinned and pinned_digest != pinned["sha256"].lower():
+        raise PinMismatch(pinned_path, pin_file, pinned["sha256"], pinned_digest)
     with claimed_device(device) as claimed:
         prior = make_prior(prior_spec).to(claimed)
         checkpoint = prior_spec.get("checkpoint") or (DEMO_CHECKPOINT if prior_spec["type"] == "edm_unet" else None)
         return dict(device=str(claimed), device_name=torch.cuda.get_device_name(claimed) if claimed.type == "cuda"
                     else platform.processor() or "cpu", prior=prior_spec["type"],
                     checkpoint=str(checkpoint) if checkpoint else None,
-                    # a configured sha256 was checked by the load: the file is not hashed twice
-                    sha256=(prior_spec.get("sha256", "").lower() or sha256_of(checkpoint)) if checkpoint else None,
+                    # a configured sha256 was checked by the load, a pinned file hashed above: not hashed again
+                    sha256=(prior_spec.get("sha256", "").lower() or pinned_digest or sha256_of(checkpoint))
+                    if checkpoint else None,
                     parameters=sum(p.numel() for p in prior.parameters()))
 
 
