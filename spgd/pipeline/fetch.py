@@ -57,7 +57,7 @@ class ExternalInput:
     note: str = ""  # what we could not confirm about the source
     meta: dict = field(default_factory=dict, compare=False, hash=False)
     limits: "ArchiveLimits | None" = None  # what unpacking its archive may write (folders)
-    pin_file: str | None = None  # where its first fetch records size and sha256 (``pin_inputs``)
+    pin_file: str | None = None  # where its first fetch records size and sha256 (``fetch``)
     # that record, when there is one: later fetches and runs must match it (left out of the repr, so
     # that a pin written by a first fetch does not count as a changed setting of later jobs)
     pinned: dict | None = field(default=None, repr=False, compare=False)

@@ -112,14 +112,12 @@ def plot_quality_cost(tidy: pd.DataFrame, cost: pd.DataFrame, metric: str, path,
     import seaborn
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-    plt = _pyplot()
+    _pyplot()
     points = tidy[tidy["metric"] == metric].merge(cost, on=["dataset", "task", "sampler"])
     rank = {task: i for i, task in enumerate(tasks or [])}
     points = points.dropna(subset=["mean"])
-    if points.empty:
-        figure, axis = plt.subplots(figsize=(6, 3))
-        _nothing_to_plot(axis)
-        _save_with_note(figure, path, note)
+    if points.empty:  # one panel that says so
+        _panel_grid([], [], None, path, 3, note=note)
         return
     points = points.assign(panel=points["dataset"] + " / " + points["task"], rank=points["task"].map(rank))
     points = points.sort_values(["dataset", "rank"], kind="stable")

@@ -48,15 +48,14 @@ def task_grid(images_file, measurements_file, restored: dict[str, list], shown: 
     """PNG bytes of one task's image grid: a row per image (the first ``shown``), columns ground
     truth, measurement, then the first restoration of each sampler of ``restored`` ({sampler: its
     shard files, in order}), reading only the shards that hold the shown images."""
-    load = read_result
-    data = load(images_file)
+    data = read_result(images_file, ("images", "ids"))
     shown = min(shown, len(data["ids"]))
-    columns = [data["images"][:shown], load(measurements_file)["y"][:shown]]
+    columns = [data["images"][:shown], read_result(measurements_file, ("y",))["y"][:shown]]
     for paths in restored.values():
         images = []
         for path in paths:
             if len(images) >= shown:
                 break
-            images.extend(load(path)["x"][0])
+            images.extend(read_result(path, ("x",))["x"][0])
         columns.append(images[:shown])
     return png_bytes(lambda handle: image_grid([[column[i] for column in columns] for i in range(shown)], handle))

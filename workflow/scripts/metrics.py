@@ -16,7 +16,8 @@ for (task, shards), per_image_file, per_set_file, png_dir in outputs:
     per_image, per_set = score_task(
         snakemake.input.images, shards, dict(dataset=snakemake.wildcards.dataset, task=task), settings["per_image"],
         settings["per_set"], settings["hub_dir"], unavailable, png_dir, snakemake.input.get("truth_png"),
-        settings["repeats"], settings["seed"], settings["shard_size"], log=lambda message: print(message, file=sys.stderr),
+        settings["repeats"], settings["seed"], settings["shard_size"],
+        log=lambda message: print(message, file=sys.stderr),
     )
     per_image.to_csv(per_image_file, index=False)
     per_set.to_csv(per_set_file, index=False)
