@@ -3,12 +3,15 @@
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from spgd.pipeline import plan as plan_module
 from spgd.pipeline.config import SamplerSpec
 from spgd.pipeline.validation import load_config
-from spgd.pipeline.plan import plan, with_totals
+from spgd.costs import GIB, MARGIN, prior_cost
+from spgd.pipeline.config import prior_of
+from spgd.pipeline.plan import CUDA_CONTEXT_BYTES, image_shape, memory_plan, plan, with_totals
 
 from test_workflow import ROOT, TINY
 
@@ -33,6 +36,7 @@ def test_plan_of_the_tiny_config_with_a_cached_cost(tmp_path, monkeypatch):
     assert table.loc["spgd", "jobs"] == 2 * 2 and table.loc["spgd", "restorations"] == 2 * 2
     assert table.loc["spgd", "nfe_forward"] == 2 * 2 * 8 * 2 and table.loc["dps", "nfe_backward"] == 2 * 2 * 10
     assert table.loc["spgd", "device_hours"] > 0 and cache.is_file()
+    assert table.loc["spgd", "floor_hours"] == pytest.approx(table.loc["spgd", "tflop"] / 989 / 3600)
     monkeypatch.setattr(plan_module, "measure_cost", lambda *a, **k: pytest.fail("the cached cost was not used"))
     again = plan(config, cache=cache, log=lambda line: None).set_index("sampler")
     assert again.equals(table)
@@ -41,11 +45,30 @@ def test_plan_of_the_tiny_config_with_a_cached_cost(tmp_path, monkeypatch):
     assert plan(config, costs=False)["device_hours"].isna().all()
 
 
+def test_paper_batches_fit_the_gpu():
+    """config/paper.yaml (device cuda, no batch_size): the batch auto takes on an 80 GiB GPU fits it."""
+    config = load_config(ROOT / "config/paper.yaml")
+    assert config["batch_size"] == "auto" and config["device"] == "cuda"
+    memory = memory_plan(config, [24, 80]).set_index("dataset")
+    for dataset, row in memory.iterrows():
+        cost = prior_cost(prior_of(config, dataset), image_shape(config, dataset))
+        for gib in (24, 80):
+            batch = row[f"batch_{gib}gib"]
+            assert batch == 0 or cost.peak_bytes(batch) * (1 + MARGIN) + CUDA_CONTEXT_BYTES <= gib * GIB
+    # the counts of spgd.costs at 256 px (tests/test_costs.py): 1.65 and 4.9 GiB per image, weights 0.35 and
+    # 2.06 GiB, blocks of 4: ImageNet's block of 4 (21.7 GiB) does not fit 24 GiB with the margin
+    assert list(memory["batch_80gib"]) == [40, 12] and list(memory["batch_24gib"]) == [12, 0]
+
+
 def test_plan_command_line(tmp_path):
-    command = [sys.executable, "-m", "spgd.pipeline.plan", "--configfile", str(ROOT / "config/paper.yaml"), "--no-costs",
-               "--csv", str(tmp_path / "plan.csv")]
+    command = [sys.executable, "-m", "spgd.pipeline.plan", "--configfile", str(ROOT / "config/paper.yaml"),
+               "--gpu-memory", "80", "--csv", str(tmp_path / "plan.csv")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "total" in result.stdout and "spgd_no_warmup" in result.stdout
+    assert "total" in result.stdout and "spgd_no_warmup" in result.stdout and "batch_80gib" in result.stdout
+    assert "device 'cuda' is not here: no device-hours measured" in result.stdout  # this machine has no GPU
+    assert pd.read_csv(tmp_path / "plan.csv")["device_hours"].isna().all()
     bad = subprocess.run([*command[:-2], "--batch", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--batch must be >= 1, got 0" in bad.stderr
+    bad = subprocess.run([*command[:-4], "--gpu-memory", "-1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--gpu-memory must be > 0, got -1" in bad.stderr

@@ -58,7 +58,17 @@ CHANGES = {
     "task option": ({"tasks.gaussian_blur.std": 1.5}, (["gaussian_blur"], SAMPLERS, [0, 1, 2]),
                     {"degrade": 1, "metrics": 1}),
     "threads": ({"threads": 1}, (TASKS, SAMPLERS, [0, 1, 2]), {"metrics": 2}),
+    "speed mode": ({"precision": "bf16"}, (TASKS, SAMPLERS, [0, 1, 2]), {"metrics": 2}),
+    "network batch": ({"prior.network_batch": 2}, (TASKS, SAMPLERS, [0, 1, 2]), {"preflight": 1, "metrics": 2}),
 }
+
+
+def test_batch_size_reruns_nothing(base_run, tmp_path):
+    """batch_size changes no restoration (tests/test_batching.py), so it is no setting of a job that
+    computes one; the report, which prints the config, is written again."""
+    dry = snakemake(base_run, "-n", configfile=configfile(tmp_path, "changed", batch_size=1))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert job_counts(dry.stdout + dry.stderr) == {"report_html": 1, "all": 1}
 
 
 @pytest.mark.parametrize("name", list(CHANGES))

@@ -1,12 +1,19 @@
-"""Compute plan of a workflow configuration: per dataset and sampler, the sample jobs, the
-restorations, the prior's network evaluations (NFE) forward and backward, and device-hours from
-a per-evaluation cost measured on this device.
+"""Compute plan of a workflow configuration: what its sample jobs need before any of them runs.
 
-``python -m spgd.pipeline.plan --configfile config/paper.yaml`` prints it (``make plan CONFIG=...``).
-The cost of one evaluation of the prior (forward alone, and forward with the backward pass that
-guidance needs) is measured with random weights of the configured architecture at the dataset's
-image size, once per (architecture, size, device, batch), and cached. NFE counts the prior only:
-operator costs (the BKSE network in nonlinear deblurring, DAPS's Langevin steps) come on top.
+``python -m spgd.pipeline.plan --configfile config/paper.yaml --gpu-memory 24 40 80`` prints
+(``make plan CONFIG=...``):
+
+- per dataset, the prior's memory per image of one evaluation (forward with the input-gradient
+  backward that guidance needs, and forward alone, as DAPS evaluates), its weights, its GFLOP per
+  evaluation, and the batch ``batch_size: auto`` takes on a GPU of each ``--gpu-memory`` (default:
+  this machine's GPU, if any); counted, not run (``spgd.costs``);
+- per dataset and sampler, the sample jobs, restorations, the prior's network evaluations (NFE)
+  forward and backward, TFLOP, the device-hours floor at ``--peak-tflops`` (default: an H100's
+  dense BF16 peak), and device-hours measured on the configured device when it is here, timed at
+  the batch that fits (cached per architecture, size, device and batch).
+
+NFE and FLOPs count the prior only: operator costs (the BKSE network in nonlinear deblurring,
+DAPS's Langevin steps) come on top.
 """
 
 from __future__ import annotations
@@ -19,12 +26,17 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..costs import GIB, MARGIN, RESERVE_BYTES, fitting_batch, prior_cost
+from ..devices import denoiser_seconds
 from .config import dataset_tasks, image_count, prior_of, sampler_specs
 from .validation import load_config
-from ..devices import denoiser_seconds
 
 COST_CACHE = Path(".cache") / "spgd" / "nfe_costs.json"
-COLUMNS = ["dataset", "sampler", "variant", "jobs", "restorations", "nfe_forward", "nfe_backward", "device_hours"]
+COLUMNS = ["dataset", "sampler", "variant", "jobs", "restorations", "nfe_forward", "nfe_backward", "tflop",
+           "floor_hours", "device_hours"]
+H100_BF16_TFLOPS = 989.0  # dense BF16 tensor-core peak of an H100 SXM
+# what the CUDA runtime and its libraries take on a device before any tensor (a planning figure)
+CUDA_CONTEXT_BYTES = GIB // 2
 
 
 def _timing_prior(spec: dict):
@@ -66,34 +78,82 @@ def cached_cost(spec, image_size, device, batch, cache: Path = COST_CACHE) -> tu
     return known[key], True
 
 
+def image_shape(config: dict, dataset: str) -> tuple:
+    spec = prior_of(config, dataset)
+    if spec["type"] == "gmm_smooth":
+        return (1, spec.get("side", 8), spec.get("side", 8))
+    side = config["datasets"][dataset]["image_size"]
+    return (3, side, side)
+
+
+def device_memory_gib(device: str) -> float | None:
+    """Total memory of ``device`` in GiB when it is a CUDA device present here, else None."""
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(torch.device(device)).total_memory / GIB
+
+
+def memory_plan(config: dict, gpu_memory_gib: list[float]) -> pd.DataFrame:
+    """One row per dataset: the prior's memory per image of an evaluation with the input gradient
+    (``gib_per_image``: every block's activations are kept for the backward pass, so it grows with
+    the batch), the peak of a forward pass alone (``forward_gib``: one block at a time, whatever the
+    batch, as DAPS evaluates), the weights, the least GPU memory one block with its gradient needs
+    with the margins of ``spgd.costs.fitting_batch``, GFLOP per evaluation, and for each GPU size
+    the batch ``auto`` takes for guided samplers (``batch_24gib``; 0: not even one block fits,
+    lower the prior's ``network_batch``)."""
+    rows = []
+    for dataset in config["datasets"]:
+        cost = prior_cost(prior_of(config, dataset), image_shape(config, dataset))
+        one_block = cost.peak_bytes(0) + cost.block * cost.gradient_bytes_per_image * (1 + MARGIN)
+        row = dict(dataset=dataset, image_size=cost.image_shape[-1], gib_per_image=cost.gradient_bytes_per_image / GIB,
+                   forward_gib=(cost.peak_bytes(cost.block, gradient=False) - cost.weight_bytes) / GIB,
+                   weights_gib=cost.weight_bytes / GIB, network_batch=cost.block,
+                   min_gpu_gib=(one_block + RESERVE_BYTES + CUDA_CONTEXT_BYTES) / GIB,
+                   gflop_forward=cost.flop_forward / 1e9, gflop_forward_backward=cost.flop_gradient / 1e9)
+        for gib in gpu_memory_gib:
+            row[f"batch_{gib:g}gib"] = fitting_batch(cost, int(gib * GIB) - CUDA_CONTEXT_BYTES, weights_loaded=False)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def plan(config: dict, device: str | None = None, batch: int | None = None, costs: bool = True,
-         cache: Path = COST_CACHE, log=print) -> pd.DataFrame:
-    """One row per (dataset, sampler) with COLUMNS; ``device_hours`` is NaN when ``costs`` is false."""
+         cache: Path = COST_CACHE, log=print, peak_tflops: float = H100_BF16_TFLOPS) -> pd.DataFrame:
+    """One row per (dataset, sampler) with COLUMNS. ``device_hours`` is measured on ``device``
+    (default: the config's) at ``batch`` images (default: on CUDA the batch that fits its free
+    memory, on the CPU one block of the network); NaN when ``costs`` is false or the device is not
+    here (a CUDA config planned on a CPU machine)."""
     device = device or config["device"]
     if costs and str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"plan: device {device!r} has no CUDA here; pass --device cpu to time on the CPU")
-    batch = batch or (config["shard_size"] if str(device).startswith("cuda") else 1)
+        log(f"device {device!r} is not here: no device-hours measured (--device cpu times on this CPU)")
+        costs = False
     samplers, _ = sampler_specs(config)
     repeats = config["repeats"]
     rows = []
-    for dataset, spec in config["datasets"].items():
+    for dataset in config["datasets"]:
+        spec, shape = prior_of(config, dataset), image_shape(config, dataset)
         images, tasks = image_count(config, dataset), dataset_tasks(config, dataset)
         shards = math.ceil(images / config["shard_size"])
-        cost = None
+        flops = prior_cost(spec, shape)
+        timing = None
         if costs:
-            cost, fresh = cached_cost(prior_of(config, dataset), spec["image_size"], device, batch, cache)
-            log(f"{dataset}: {cost_key(prior_of(config, dataset), spec['image_size'], device, batch)}: "
-                f"{1000 * cost['forward']:.1f} ms forward, {1000 * cost['forward_backward']:.1f} ms forward+backward "
-                f"per image ({'measured now' if fresh else 'cached in ' + str(cache)})")
+            timed_batch = batch or (fitting_batch(flops, torch.cuda.mem_get_info(device)[0], weights_loaded=False)
+                                    if str(device).startswith("cuda") else flops.block)
+            timing, fresh = cached_cost(spec, shape[-1], device, timed_batch, cache)
+            log(f"{dataset}: {cost_key(spec, shape[-1], device, timed_batch)}: "
+                f"{1000 * timing['forward']:.1f} ms forward, {1000 * timing['forward_backward']:.1f} ms "
+                f"forward+backward per image ({'measured now' if fresh else 'cached in ' + str(cache)})")
         for name, sampler in samplers.items():
             forward = backward = 0
             for task in tasks:
                 f, b = sampler.planned_nfe(task)
                 forward, backward = forward + f * images * repeats, backward + b * images * repeats
-            hours = ((forward - backward) * cost["forward"] + backward * cost["forward_backward"]) / 3600 if cost else math.nan
+            per_kind = lambda forward_only, with_gradient: (forward - backward) * forward_only + backward * with_gradient
+            tflop = per_kind(flops.flop_forward, flops.flop_gradient) / 1e12
+            hours = per_kind(timing["forward"], timing["forward_backward"]) / 3600 if timing else math.nan
             rows.append(dict(dataset=dataset, sampler=name, variant=sampler.variant, jobs=len(tasks) * shards,
                              restorations=images * len(tasks) * repeats, nfe_forward=forward,
-                             nfe_backward=backward, device_hours=hours))
+                             nfe_backward=backward, tflop=tflop, floor_hours=tflop / peak_tflops / 3600,
+                             device_hours=hours))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -101,25 +161,43 @@ def with_totals(table: pd.DataFrame) -> pd.DataFrame:
     total = table[COLUMNS[3:]].sum(skipna=False).to_dict()  # hours unknown anywhere: unknown in all
     table = pd.concat([table, pd.DataFrame([dict(dataset="total", sampler="", variant="", **total)])],
                       ignore_index=True)
-    return table.astype({column: int for column in COLUMNS[3:-1]})
+    return table.astype({column: int for column in COLUMNS[3:7]})
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", required=True, help="workflow config, e.g. config/paper.yaml")
     parser.add_argument("--device", help="device to time the prior on (default: the config's device)")
-    parser.add_argument("--batch", type=int, help="images per timed evaluation (default: shard_size on CUDA, 1 on CPU)")
-    parser.add_argument("--no-costs", action="store_true", help="counts only, no timing")
+    parser.add_argument("--batch", type=int, help="images per timed evaluation (default: on CUDA the batch that "
+                                                  "fits, on the CPU one block of the network)")
+    parser.add_argument("--gpu-memory", type=float, nargs="+", metavar="GIB",
+                        help="GPU memory in GiB to plan batches for (default: this machine's GPU, if any)")
+    parser.add_argument("--peak-tflops", type=float, default=H100_BF16_TFLOPS,
+                        help=f"device peak for the floor (default {H100_BF16_TFLOPS:g}: H100 dense BF16)")
+    parser.add_argument("--no-costs", action="store_true", help="no timing: counts, memory and FLOPs only")
     parser.add_argument("--cache", type=Path, default=COST_CACHE, help=f"cost cache (default {COST_CACHE})")
-    parser.add_argument("--csv", type=Path, help="also write the table here")
+    parser.add_argument("--csv", type=Path, help="also write the sampler table here")
     args = parser.parse_args(argv)
     if args.batch is not None and args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
+    for value, name in [*((gib, "--gpu-memory") for gib in args.gpu_memory or ()), (args.peak_tflops, "--peak-tflops")]:
+        if not value > 0:
+            parser.error(f"{name} must be > 0, got {value:g}")
     config = load_config(args.configfile)
-    table = with_totals(plan(config, args.device, args.batch, not args.no_costs, args.cache))
+    device = args.device or config["device"]
+    gpu_memory = args.gpu_memory or [gib for gib in [device_memory_gib(device)] if gib]
+    memory = memory_plan(config, gpu_memory)
+    print("Prior memory and FLOPs per image of one evaluation (counted, fp32):")
+    print(memory.to_string(index=False, float_format="{:.3g}".format))
+    if not gpu_memory:
+        print("(no GPU here: pass --gpu-memory GIB for the batch a GPU of that size takes)")
+    table = with_totals(plan(config, args.device, args.batch, not args.no_costs, args.cache,
+                             peak_tflops=args.peak_tflops))
     if args.csv:
         table.to_csv(args.csv, index=False)
-    print(table.to_string(index=False, formatters={"device_hours": "{:.4g}".format}))
+    print(f"\nSample jobs (floor: FLOPs at {args.peak_tflops:g} TFLOP/s; device_hours: measured on {device}):")
+    print(table.to_string(index=False, formatters={column: "{:.4g}".format
+                                                   for column in ("tflop", "floor_hours", "device_hours")}))
 
 
 if __name__ == "__main__":

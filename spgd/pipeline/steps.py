@@ -15,12 +15,15 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoints import sha256_of
+from ..costs import fitting_batch, prior_cost
 from ..data import export_pngs
 from ..devices import claimed_device
 from ..metrics.evaluate import score_images, score_sets
 from ..operators import make_operator
 from ..priors import make_prior
+from ..priors.speed import with_speed_modes
 from ..priors.unet import DEMO_CHECKPOINT
+from ..samplers.batching import BATCH_AUTO, sample_in_batches
 from ..seeding import sampler_seed
 from .config import SamplerSpec
 from .fetch import PinMismatch, read_pins
@@ -56,39 +59,64 @@ def preflight(prior_spec: dict, device: str, pin_file=None) -> dict:
 
 
 def restore_shard(prior_spec: dict, sampler: SamplerSpec, task: str, options, image_ids, measurements, image_size,
-                  channels, seed, device="cpu", trace=False, progress_file=None, repeats=1):
+                  channels, seed, device="cpu", trace=False, progress_file=None, repeats=1, batch_size=BATCH_AUTO,
+                  speed=None):
     """Restore the images ``image_ids`` from their ``measurements``, ``repeats`` times with
-    independent sampler noise; returns (restored images (repeats, B, C, H, W) on the CPU, stats for
-    stats.json, trace rows of the first restoration or None). The device is claimed for the whole
-    job (``claimed_device``)."""
+    independent sampler noise, in batches of ``batch_size`` images (``auto``: ``auto_batch_size``),
+    the prior evaluated with the ``speed`` modes (``spgd.priors.speed``; default: none);
+    returns (restored images (repeats, B, C, H, W) on the CPU, stats for stats.json, trace rows of
+    the first restoration or None). The device is claimed for the whole job (``claimed_device``);
+    the batch size changes no output."""
     with claimed_device(device) as claimed:
         return _restore_on(claimed, prior_spec, sampler, task, options, image_ids, measurements,
-                           image_size, channels, seed, trace, progress_file, repeats)
+                           image_size, channels, seed, trace, progress_file, repeats, batch_size, speed)
 
 
-def _restore_on(device, prior_spec, sampler, task, options, image_ids, measurements, image_size,
-                channels, seed, trace, progress_file, repeats):
-    prior = make_prior(prior_spec).to(device)
-    op = make_operator(task, image_size, image_ids, seed, channels=channels, **options).to(device)
+def auto_batch_size(prior_spec: dict, image_shape: tuple, device: torch.device, images: int, gradient: bool) -> int:
+    """The images per sampler call that ``batch_size: auto`` takes: all ``images`` on the CPU; on
+    CUDA the largest batch whose predicted peak memory (``spgd.costs``) fits the device's free
+    memory, with the prior already loaded there and the margin ``spgd.costs.fitting_batch`` states,
+    in whole blocks of the prior's ``network_batch`` (one block when none fits: the back-off
+    decides). ``gradient``: the sampler takes input gradients (DAPS does not and fits far more)."""
+    if device.type != "cuda":
+        return images
+    cost = prior_cost(prior_spec, image_shape)
+    return max(min(cost.block, images), fitting_batch(cost, torch.cuda.mem_get_info(device)[0], gradient=gradient,
+                                                      limit=images))
+
+
+def _restore_on(device, prior_spec, sampler, task, options, image_ids, measurements, image_size, channels, seed,
+                trace, progress_file, repeats, batch_size, speed):
+    prior = with_speed_modes(make_prior(prior_spec).to(device), speed)
+    operator_for = lambda positions: make_operator(task, image_size, [image_ids[p] for p in positions], seed,
+                                                   channels=channels, **options).to(device)
     algorithm = sampler.build(prior, task)
+    requested = batch_size
+    if batch_size == BATCH_AUTO:
+        batch_size = auto_batch_size(prior_spec, (channels, image_size, image_size), device, len(image_ids),
+                                     gradient=algorithm.planned_nfe[1] > 0)
+    log = (lambda message: print(message, file=progress_file)) if progress_file else (lambda message: None)
+    log(f"{sampler.name} {task}: {len(image_ids)} images in batches of {batch_size} (batch_size {requested})")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    results = []
-    with tqdm(total=algorithm.total_steps * repeats, desc=f"{sampler.name} {task}", file=progress_file,
-              disable=progress_file is None, mininterval=5) as bar:
+    results, used = [], []
+    with tqdm(total=algorithm.total_steps * repeats * len(image_ids), desc=f"{sampler.name} {task}",
+              file=progress_file, disable=progress_file is None, mininterval=5, unit="image-step") as bar:
         for repeat in range(repeats):
             seeds = [sampler_seed(seed, task, i, sampler.sample_seed, repeat) for i in image_ids]
-            results.append(algorithm.sample(op, measurements.to(device), seeds, trace=trace and repeat == 0,
-                                          progress=bar.update))
+            result, batch_size = sample_in_batches(algorithm, operator_for, measurements.to(device), seeds, batch_size,
+                                                   trace=trace and repeat == 0, progress=bar.update, log=log)
+            results.append(result)
+            used.append(batch_size)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - start
     stats = dict(
         task=task, images=list(image_ids), repeats=repeats, nfe_forward=results[0].nfe_forward,
         nfe_backward=results[0].nfe_backward, wall_seconds=wall, device=str(device), threads=torch.get_num_threads(),
-        peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
-                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+        batch_size=used, peak_memory_bytes=(torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+                                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
         diverged=[r.diverged.tolist() for r in results], diverged_step=[r.diverged_step.tolist() for r in results],
         sampler=sampler.name, variant=sampler.variant, settings=sampler.settings(task), sample_seed=sampler.sample_seed,
         versions=versions(),

@@ -214,6 +214,8 @@ def check_structure(config: dict) -> None:
         where = f"datasets.{name}.prior" if "prior" in dataset else "prior"
         if prior["type"] == "adm" and not prior.get("checkpoint"):
             _fail(where, "type adm needs a 'checkpoint' path")
+        if config["compile"] and prior["type"] == "gmm_smooth":
+            _fail("compile", f"true, but {where} is gmm_smooth, which has no network to compile")
         if (dataset["kind"] == "mixture_samples") != (prior["type"] == "gmm_smooth"):
             _fail(f"datasets.{name}.kind", f"kind {dataset['kind']} cannot be restored by a {prior['type']} prior "
                   "(mixture_samples go with a gmm_smooth prior, images with a network)")

@@ -5,7 +5,7 @@ from .base import Prior
 from .gmm import GaussianMixture, operator_matrix, smooth_mixture
 from .unet import EDMUNetPrior, SmallUNet
 
-__all__ = ["Prior", "ADMPrior", "EDMUNetPrior", "GaussianMixture", "build_unet", "check_image_shape", "make_prior",
+__all__ = ["Prior", "ADMPrior", "EDMUNetPrior", "GaussianMixture", "build_unet", "check_image_shape", "make_prior", "with_network_batch",
            "operator_matrix", "smooth_mixture"]
 
 
@@ -28,12 +28,24 @@ def check_image_shape(spec: dict, channels: int, image_size: int) -> None:
 def make_prior(spec: dict) -> Prior:
     """A prior from a config mapping: ``{"type": "gmm_smooth", "side": 16}``,
     ``{"type": "edm_unet"}`` (the shipped demo prior; or ``checkpoint``/``sha256`` of a retrained one)
-    or ``{"type": "adm", "checkpoint": PATH, "architecture": "ffhq" | "imagenet", "sha256": HEX}``."""
+    or ``{"type": "adm", "checkpoint": PATH, "architecture": "ffhq" | "imagenet", "sha256": HEX}``;
+    any of them with ``network_batch`` (images per network call, ``Prior.network_batch``)."""
     kind = spec.get("type")
     if kind == "gmm_smooth":
-        return smooth_mixture(int(spec.get("side", 8)))
-    if kind == "edm_unet":
-        return EDMUNetPrior(spec.get("checkpoint"), spec.get("sha256"))
-    if kind == "adm":
-        return ADMPrior(spec.get("checkpoint"), spec.get("architecture", "ffhq"), spec.get("sha256"))
-    raise ValueError(f"prior type must be 'gmm_smooth', 'edm_unet' or 'adm', got {kind!r}")
+        prior = smooth_mixture(int(spec.get("side", 8)))
+    elif kind == "edm_unet":
+        prior = EDMUNetPrior(spec.get("checkpoint"), spec.get("sha256"))
+    elif kind == "adm":
+        prior = ADMPrior(spec.get("checkpoint"), spec.get("architecture", "ffhq"), spec.get("sha256"))
+    else:
+        raise ValueError(f"prior type must be 'gmm_smooth', 'edm_unet' or 'adm', got {kind!r}")
+    return with_network_batch(prior, spec)
+
+
+def with_network_batch(prior: Prior, spec: dict) -> Prior:
+    """``prior`` with the ``network_batch`` of ``spec``, when it sets one."""
+    if spec.get("network_batch") is not None:
+        if int(spec["network_batch"]) < 1:
+            raise ValueError(f"prior network_batch must be >= 1, got {spec['network_batch']}")
+        prior.network_batch = int(spec["network_batch"])
+    return prior

@@ -14,7 +14,7 @@ import torch
 from .._torchvision_compat import import_torchvision
 from ..checkpoints import load_weights
 from ..schedule import vp_time
-from .base import Prior, sigma_per_image
+from .base import Prior, in_blocks
 
 ARCHITECTURES = {
     "ffhq": dict(large_model=False, file="ffhq_10m.pt", params=93.6e6,
@@ -43,6 +43,9 @@ def build_unet(architecture: str, device: str | torch.device | None = None) -> t
 class ADMPrior(Prior):
     """A guided-diffusion epsilon model loaded strictly from ``checkpoint``; never random weights."""
 
+    network_name = "_eps_and_variance"  # what ``compile: true`` compiles (spgd.priors.speed)
+    network_batch = 4
+
     def __init__(self, checkpoint: str, architecture: str = "ffhq", sha256: str | None = None):
         super().__init__()
         self.architecture = architecture
@@ -58,12 +61,14 @@ class ADMPrior(Prior):
         self.freeze()
 
     @classmethod
-    def untrained(cls, architecture: str = "ffhq") -> "ADMPrior":
+    def untrained(cls, architecture: str = "ffhq", device: str | torch.device | None = None) -> "ADMPrior":
         """The architecture with deepinv's random initialisation: for timing and for checking that
-        code runs at full size, never for restoring images (``checkpoint`` says "untrained")."""
+        code runs at full size, never for restoring images (``checkpoint`` says "untrained").
+        ``device="meta"``: the structure alone, for counting memory and FLOPs (``spgd.costs``)."""
         prior = cls.__new__(cls)
         Prior.__init__(prior)
-        prior.architecture, prior.unet, prior.checkpoint = architecture, build_unet(architecture), "untrained"
+        prior.architecture, prior.checkpoint = architecture, "untrained"
+        prior.unet = build_unet(architecture, device)
         return prior.freeze()
 
     def _eps_and_variance(self, x: torch.Tensor, timesteps: torch.Tensor):
@@ -73,14 +78,16 @@ class ADMPrior(Prior):
         channels = x.shape[1]
         return out[:, :channels], out[:, channels:]
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        sigma_b = sigma_per_image(sigma, x)
+    def denoise_batch(self, x: torch.Tensor, sigma_b: torch.Tensor) -> torch.Tensor:
         c_in = 1 / torch.sqrt(1 + sigma_b**2)
         c_noise = 999 * vp_time(sigma_b.reshape(-1)).to(x.dtype)
         eps, _ = self._eps_and_variance(c_in * x, c_noise)
         return x - sigma_b * eps
 
     def ddpm_x0(self, x_t: torch.Tensor, timestep: int, alpha_bar: float):
+        return in_blocks(lambda x: self._ddpm_x0_batch(x, timestep, alpha_bar), self.network_batch, x_t)
+
+    def _ddpm_x0_batch(self, x_t: torch.Tensor, timestep: int, alpha_bar: float):
         timesteps = torch.full((x_t.shape[0],), float(timestep), device=x_t.device)
         eps, variance_values = self._eps_and_variance(x_t, timesteps)
         return (x_t - (1 - alpha_bar) ** 0.5 * eps) / alpha_bar**0.5, variance_values

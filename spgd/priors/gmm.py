@@ -44,7 +44,7 @@ class GaussianMixture(Prior):
     def dim(self) -> int:
         return self.means.shape[1]
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    def denoise_batch(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
         s2 = sigma_per_image(sigma, x).reshape(batch, 1, 1).double() ** 2  # (B, 1, 1)
         flat = x.reshape(batch, -1).double()

@@ -8,6 +8,7 @@ one set of weights works at any image side divisible by 2^(levels - 1).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -134,6 +135,9 @@ class EDMUNetPrior(Prior):
     """The demo prior: ``EDMDenoiser`` loaded strictly from ``checkpoint`` (default: the shipped
     file, whose sha256 is then checked too)."""
 
+    network_name = "model"  # what ``compile: true`` compiles (spgd.priors.speed)
+    network_batch = 4  # the shipped demo's batch: its numbers are those of one plain call
+
     def __init__(self, checkpoint=None, sha256: str | None = None):
         super().__init__()
         if checkpoint is None:
@@ -144,5 +148,15 @@ class EDMUNetPrior(Prior):
                                   "snakemake train_demo_prior")
         self.freeze()
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    @classmethod
+    def untrained(cls, device: str | torch.device | None = None) -> "EDMUNetPrior":
+        """The demo architecture, randomly initialised: never for restoring images;
+        ``device="meta"``: the structure alone, for counting memory and FLOPs (``spgd.costs``)."""
+        prior = cls.__new__(cls)
+        Prior.__init__(prior)
+        with torch.device(device) if device is not None else contextlib.nullcontext():
+            prior.model = EDMDenoiser(**DEMO_ARCHITECTURE)
+        return prior.freeze()
+
+    def denoise_batch(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         return self.model(x, sigma)

@@ -102,6 +102,15 @@ def task_weights(task):
     return [config["tasks"][task]["weights"]] if task == "nonlinear_blur" else []
 
 
+def mixture_of(dataset):
+    """The Gaussian mixture a mixture_samples data set draws its images from (the prior's type and
+    side), None for images read or cut from files: how the prior is evaluated (network_batch)
+    changes no image."""
+    prior = prior_of(dataset)
+    kind = config["datasets"][dataset]["kind"]
+    return {key: prior[key] for key in ("type", "side") if key in prior} if kind == "mixture_samples" else None
+
+
 def prior_weights(dataset):
     prior = prior_of(dataset)
     return [prior["checkpoint"]] if prior["type"] in ("adm", "edm_unet") and prior.get("checkpoint") else []
@@ -159,7 +168,14 @@ def sample_settings(wildcards):
     return settings(prior=prior_of(wildcards.dataset), samplers=[SAMPLERS[name] for name in names],
                     traced=[traced(wildcards.task, name) for name in names],
                     options=operator_options(wildcards.task), shard_size=config["shard_size"],
-                    repeats=config["repeats"], seed=config["seed"], threads=config["threads"], device=config["device"])
+                    repeats=config["repeats"], seed=config["seed"], threads=config["threads"], device=config["device"],
+                    speed=speed_modes())
+
+
+def speed_modes():
+    """The speed modes of the prior's network (they change the restorations in the last bits, so a
+    change reruns the sample jobs); batch_size is not among the settings: it changes no output."""
+    return dict(precision=config["precision"], channels_last=config["channels_last"], compile=config["compile"])
 
 
 def metrics_outputs(key):

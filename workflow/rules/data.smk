@@ -8,7 +8,7 @@ rule dataset:
         "logs/dataset/{dataset}.log",
     params:
         settings=lambda wildcards: settings(spec=config["datasets"][wildcards.dataset],
-                                            prior=prior_of(wildcards.dataset), seed=config["seed"]),
+                                            mixture=mixture_of(wildcards.dataset), seed=config["seed"]),
     conda:
         "../../environment.yml"
     script:

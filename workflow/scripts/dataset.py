@@ -16,7 +16,7 @@ if spec["kind"] == "image_folder":
 elif spec["kind"] == "held_out_photos":
     images, manifest = held_out_views(spec["count"], spec["image_size"], settings["seed"])
 else:
-    prior = make_prior(settings["prior"])
+    prior = make_prior(settings["mixture"])
     if prior.shape[-1] != spec["image_size"]:
         raise ValueError(f"dataset {snakemake.wildcards.dataset}: image_size {spec['image_size']} differs "
                          f"from the mixture prior's side {prior.shape[-1]}")

@@ -23,7 +23,9 @@ for sampler, traced, restored_file, stats_file, trace_file in outputs:
     restored, stats, trace = restore_shard(
         settings["prior"], sampler, snakemake.wildcards.task, settings["options"], ids, measured["y"][index],
         image_size, channels, settings["seed"], settings["device"], trace=traced,
-        progress_file=sys.stderr, repeats=settings["repeats"],
+        progress_file=sys.stderr, repeats=settings["repeats"], speed=settings["speed"],
+        # read here, not a setting: the batch size changes no output, so changing it reruns nothing
+        batch_size=snakemake.config["batch_size"],
     )
     stats = {"dataset": snakemake.wildcards.dataset, **stats}
     torch.save({"x": restored, "ids": ids, "diverged_step": torch.tensor(stats["diverged_step"])}, restored_file)
