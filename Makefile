@@ -47,10 +47,11 @@ test-slurm: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/workflow_speed.py $(if $(DEMO),--demo) $(if $(PAPER),--paper)
 
-# Compute plan of a config: make plan CONFIG=config/paper.yaml [DEVICE=cuda]
+# Compute plan of a config: make plan CONFIG=config/paper.yaml [DEVICE=cuda] [GPU_MEMORY="24 40 80"]
 CONFIG ?= config/paper.yaml
 plan: $(STAMP)
-	$(PY) -m spgd.pipeline.plan --configfile $(CONFIG) $(if $(DEVICE),--device $(DEVICE))
+	$(PY) -m spgd.pipeline.plan --configfile $(CONFIG) $(if $(DEVICE),--device $(DEVICE)) \
+		$(if $(GPU_MEMORY),--gpu-memory $(GPU_MEMORY))
 
 clean:
 	rm -rf $(VENV) results reports logs .snakemake .pytest_cache
