@@ -104,13 +104,13 @@ def main():
         parser.error("--size must be a multiple of 32 and --steps >= 1")
     device = torch.device(args.device)
     print(f"device {device}, {torch.get_num_threads()} threads, {args.size} px, torch {torch.__version__}")
-    print("| prior | mode | speed vs fp32 | max abs dD | gradient cosine | " + " | ".join(f"dPSNR {t} (dB)" for t in TASKS)
-          + " | fp32 / mode ms per image |")
+    print("| prior | mode | speed vs fp32 | max abs dD | gradient cosine | "
+          + " | ".join(f"dPSNR {t} (dB)" for t in TASKS) + " | fp32 / mode ms per image |")
     print("|---" * (6 + len(TASKS)) + "|")
     for name in args.priors:
         for row in compare(name, args.size, device, args.steps):
-            print(f"| {row['prior']} | {row['mode']} | {row['speed']:.2f}x | {row['max_dD']:.2e} | {row['cosine']:.6f} | "
-                  + " | ".join(f"{row[f'dPSNR_{t}']:+.4f}" for t in TASKS)
+            print(f"| {row['prior']} | {row['mode']} | {row['speed']:.2f}x | {row['max_dD']:.2e} | "
+                  f"{row['cosine']:.6f} | " + " | ".join(f"{row[f'dPSNR_{t}']:+.4f}" for t in TASKS)
                   + f" | {row['fp32_ms']:.0f} / {row['mode_ms']:.0f} |", flush=True)
 
 

@@ -18,6 +18,7 @@ cuDNN's workspaces, the caching allocator's rounding; ``fitting_batch`` leaves r
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 import torch
@@ -170,9 +171,16 @@ def evaluation_cost(prior: torch.nn.Module, image_shape: tuple) -> EvaluationCos
                           flop_count(prior, x(block), True) // block)
 
 
+_COUNTED: dict[str, EvaluationCost] = {}
+
+
 def prior_cost(spec: dict, image_shape: tuple) -> EvaluationCost:
-    """``evaluation_cost`` of the configured prior ``spec`` (no weight file read)."""
-    return evaluation_cost(structure_of(spec), tuple(image_shape))
+    """``evaluation_cost`` of the configured prior ``spec`` (no weight file read); counted once per
+    process for each prior and shape (the plan asks per table)."""
+    key = json.dumps([spec, list(image_shape)], sort_keys=True, default=str)
+    if key not in _COUNTED:
+        _COUNTED[key] = evaluation_cost(structure_of(spec), tuple(image_shape))
+    return _COUNTED[key]
 
 
 def fitting_batch(cost: EvaluationCost, free_bytes: int, gradient: bool = True, limit: int | None = None,

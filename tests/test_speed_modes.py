@@ -13,10 +13,11 @@ from spgd.priors.speed import SpeedModes, with_speed_modes
 from spgd.samplers import make_sampler
 
 # mode: (settings, max |dD|, least gradient cosine, largest |dPSNR| dB of a short SPGD restoration).
-# tolerance: the bounds README states, from benchmarks/speed_modes.py on the demo prior: bf16 keeps 8 bits of
-# mantissa (found 0.009 in D, cosine 0.99998, 0.01 dB), so its bound is 5x what was found; channels_last and
-# compile only reorder float32 sums (found below 1e-6): 1e-5 is 10x float32's rounding of values near 1
-MODES = {"bf16": (dict(precision="bf16"), 0.05, 0.999, 0.1),
+# tolerance: the bounds README states. bf16 keeps 8 bits of mantissa: this test found |dD| 0.009, cosine
+# 0.99990 and |dPSNR| 0.042 dB on this project's CPU (oneDNN's bf16 kernels); the bounds are 5x, 10x (in
+# 1 - cosine) and 5x that, for other CPUs' bf16 kernels. channels_last and compile only reorder float32 sums
+# (found 1.1e-6 and 0 in D, cosines >= 0.9999996): 1e-5 is 10x float32's rounding of values near 1
+MODES = {"bf16": (dict(precision="bf16"), 0.05, 0.999, 0.2),
          "channels_last": (dict(channels_last=True), 1e-5, 0.999999, 1e-3),
          "compile": (dict(compile=True), 1e-5, 0.999999, 1e-3)}
 

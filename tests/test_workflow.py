@@ -280,7 +280,7 @@ def test_paper_and_ablation_configs_fetch_what_is_missing_and_nothing_else(name,
     assert result.returncode == 0, output[-3000:]
     assert "extended by additional config" not in output  # the demo default must not leak in
     counts = job_counts(output)
-    assert counts["sample"] == {"paper": 2 * 8 * 6 * 4, "ablation": 25 * 4 * 4}[name]
+    assert counts["sample"] == {"paper": 2 * 8 * 6 * 5, "ablation": 25 * 4 * 5}[name]  # 5 shards of 20 images
     fetches = {job for job in counts if job.startswith("fetch_")}
     assert fetches == {"paper": {"fetch_prior_checkpoint", "fetch_datasets_imagenet_prior_checkpoint",
                                  "fetch_tasks_nonlinear_blur_weights", "fetch_datasets_ffhq_path",

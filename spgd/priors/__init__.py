@@ -5,7 +5,8 @@ from .base import Prior
 from .gmm import GaussianMixture, operator_matrix, smooth_mixture
 from .unet import EDMUNetPrior, SmallUNet
 
-__all__ = ["Prior", "ADMPrior", "EDMUNetPrior", "GaussianMixture", "build_unet", "check_image_shape", "make_prior", "with_network_batch",
+__all__ = ["Prior", "ADMPrior", "EDMUNetPrior", "GaussianMixture", "build_unet", "check_image_shape", "make_prior",
+           "with_network_batch",
            "operator_matrix", "smooth_mixture"]
 
 

@@ -64,10 +64,11 @@ def in_blocks(fn, block: int | None, x: torch.Tensor, *per_image: torch.Tensor):
     for start in range(0, x.shape[0], block):
         inputs = [t[start:start + block] for t in (x, *per_image)]
         real = inputs[0].shape[0]
-        if real < block:
+        if real < block:  # images padded with zeros, per-image values (sigma) with the last one's
             pad = block - real
-            inputs = [torch.cat([t, t.new_zeros(pad, *t.shape[1:]) if i == 0 else t[-1:].detach().expand(pad, *t.shape[1:])])
-                      for i, t in enumerate(inputs)]
+            fill = [t.new_zeros(pad, *t.shape[1:]) if i == 0 else t[-1:].detach().expand(pad, *t.shape[1:])
+                    for i, t in enumerate(inputs)]
+            inputs = [torch.cat([t, extra]) for t, extra in zip(inputs, fill)]
         out = fn(*inputs)
         parts.append(tuple(o[:real] if o is not None else None for o in out) if isinstance(out, tuple) else out[:real])
     if isinstance(parts[0], tuple):
