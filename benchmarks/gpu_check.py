@@ -73,10 +73,10 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"device {name}, {size} px, torch {torch.__version__}; random weights (speed and memory only)")
     print("\n| UNet | batch | model GiB | measured GiB | model / measured |\n|---|---|---|---|---|")
+    costs = {architecture: prior_cost({"type": "adm", "architecture": architecture}, (3, size, size))
+             for architecture in args.architectures}
     batches = {}
-    for architecture in args.architectures:
-        spec = {"type": "adm", "architecture": architecture}
-        cost = prior_cost(spec, (3, size, size))
+    for architecture, cost in costs.items():
         prior = benchmark_prior(architecture, device)
         batches[architecture] = auto_batch(cost, device)
         for batch in sorted({1, batches[architecture]}):
@@ -94,13 +94,11 @@ def main():
             if time.monotonic() - start > args.budget:
                 print(f"| {architecture} | {mode} | skipped: past --budget {args.budget:g} s | | | | |", flush=True)
                 continue
-            cost = prior_cost({"type": "adm", "architecture": architecture}, (3, size, size))
             prior = with_speed_modes(benchmark_prior(architecture, device), settings)
             batch = batches[architecture]
             for sampler in PAPER:
                 seconds = sampler_seconds(prior, sampler, batch, size, device)
-                forward, backward = make_sampler(sampler, None, **PAPER[sampler][0]).planned_nfe
-                flop = (forward - backward) * cost.flop_forward + backward * cost.flop_gradient
+                flop = costs[architecture].flops(*make_sampler(sampler, None, **PAPER[sampler][0]).planned_nfe)
                 share = flop / seconds / (args.peak_tflops * 1e12)
                 print(f"| {architecture} | {mode} | {batch} | {sampler} | {1 / seconds:.4g} | {seconds:.4g} | "
                       f"{100 * share:.2f} % |", flush=True)

@@ -19,7 +19,7 @@ cuDNN's workspaces, the caching allocator's rounding; ``fitting_batch`` leaves r
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch.multiprocessing.reductions import StorageWeakRef
@@ -58,8 +58,10 @@ class EvaluationCost:
                             else (self.forward_bytes_per_image, self.forward_bytes_fixed))
         return self.weight_bytes + fixed + -(-batch // self.block) * self.block * per_image
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def flops(self, nfe_forward: int, nfe_backward: int) -> int:
+        """FLOPs of ``nfe_forward`` evaluations, ``nfe_backward`` of them with the input gradient
+        (NFE as ``Sampler.planned_nfe`` counts them)."""
+        return (nfe_forward - nfe_backward) * self.flop_forward + nfe_backward * self.flop_gradient
 
 
 class _LiveBytes(TorchDispatchMode):

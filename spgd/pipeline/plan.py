@@ -147,9 +147,9 @@ def plan(config: dict, device: str | None = None, batch: int | None = None, cost
             for task in tasks:
                 f, b = sampler.planned_nfe(task)
                 forward, backward = forward + f * images * repeats, backward + b * images * repeats
-            per_kind = lambda forward_only, gradient: (forward - backward) * forward_only + backward * gradient
-            tflop = per_kind(flops.flop_forward, flops.flop_gradient) / 1e12
-            hours = per_kind(timing["forward"], timing["forward_backward"]) / 3600 if timing else math.nan
+            tflop = flops.flops(forward, backward) / 1e12
+            hours = ((forward - backward) * timing["forward"] + backward * timing["forward_backward"]) / 3600 \
+                if timing else math.nan
             rows.append(dict(dataset=dataset, sampler=name, variant=sampler.variant, jobs=len(tasks) * shards,
                              restorations=images * len(tasks) * repeats, nfe_forward=forward,
                              nfe_backward=backward, tflop=tflop, floor_hours=tflop / peak_tflops / 3600,
