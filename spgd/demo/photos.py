@@ -116,18 +116,19 @@ class CropSampler:
 MIN_VIEW_STD = 0.15  # luminance std in [-1, 1] units below which a view is nearly flat
 
 
-def held_out_views(count: int, size: int, seed: int = 0) -> tuple[torch.Tensor, list[dict]]:
-    """The demo's ground truth: view i is a ``size`` x ``size`` crop of held-out photo i mod 4,
-    resized to a short side drawn between 2 ``size`` and its native one. Nearly flat crops (sky,
-    wall) are redrawn, so that every view shows structure a reader can judge. A view depends only
-    on (seed, i), not on ``count``."""
+def held_out_views(count: int, size: int, seed: int = 0, start: int = 0) -> tuple[torch.Tensor, list[dict]]:
+    """Views ``start`` to ``start + count - 1`` of the held-out photos (the demo shows views 0 to 3
+    and tunes its step sizes on later ones): view i is a ``size`` x ``size`` crop of held-out photo
+    i mod 4, resized to a short side drawn between 2 ``size`` and its native one. Nearly flat crops
+    (sky, wall) are redrawn, so that every view shows structure a reader can judge. A view depends
+    only on (seed, i), not on ``count`` or ``start``."""
     photos = {name: load_photo(name) for name in HELD_OUT}
     largest = min(min(photo.shape[-2:]) for photo in photos.values()) // 2
     if not 8 <= size <= largest:
         raise ValueError(f"held-out photo views: image_size must be between 8 and {largest} (half the shortest "
                          f"photo side), got {size}")
     images, manifest = [], []
-    for i in range(count):
+    for i in range(start, start + count):
         name = HELD_OUT[i % len(HELD_OUT)]
         photo = photos[name]
         rng = view_rng(seed, i)

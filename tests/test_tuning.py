@@ -1,0 +1,88 @@
+"""Step-size sweeps (spgd.tuning): the points, the choice and the stable width, on hand-made
+sweeps whose answers are computed by hand in the comments."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from spgd.pipeline.config import SamplerSpec
+from spgd.tuning import point_scores, profile, select, stability_table, stable_width, sweep_points
+
+
+def sweep(scores: dict, diverged=()) -> pd.DataFrame:
+    """Per-image rows of one (dataset, task, sampler): {step size: [per-image PSNR]} with one repeat;
+    ``diverged``: (step size, image index) pairs whose restoration diverged (value NaN)."""
+    rows = [dict(dataset="d", task="t", sampler="s", step_size=step, image=f"i{index}", repeat=0,
+                 diverged=(step, index) in diverged, metric="psnr",
+                 value=math.nan if (step, index) in diverged else value)
+            for step, values in scores.items() for index, value in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_points_scale_the_step_size_of_every_task():
+    spgd = SamplerSpec("spgd", "spgd", {"steps": 30, "lr": 3.0}, {"sr4": {"lr": 30.0}, "hdr": {"warmup": 2}})
+    points = sweep_points(spgd, factors=[0.5, 2.0])
+    assert [p.spec.name for p in points] == ["spgd_step=0.5", "spgd_step=2.0"]
+    assert [p.step_size("sr4") for p in points] == [15.0, 60.0] and [p.step_size("hdr") for p in points] == [1.5, 6.0]
+    assert points[0].spec.task_params["hdr"] == {"warmup": 2}
+    dps = SamplerSpec("dps", "dps", {"zeta": 1.0}, {"sr4": {"zeta": 0.3}})
+    explicit = sweep_points(dps, values=[0.1, 0.4])
+    assert [p.spec.name for p in explicit] == ["dps_zeta=0.1", "dps_zeta=0.4"]
+    assert [p.step_size("sr4") for p in explicit] == [0.1, 0.4]  # the explicit value on every task
+    with pytest.raises(ValueError, match="sampler daps: no lr in its params to sweep"):
+        sweep_points(SamplerSpec("daps", "daps", {"steps": 5}))
+
+
+def test_the_choice_is_the_best_point_and_never_a_diverged_one():
+    # mean PSNR per step size: 0.5 -> 20, 1 -> 22, 2 -> 25 but one image diverged, 4 -> 21
+    data = sweep({0.5: [19, 21], 1.0: [21, 23], 2.0: [30, 20], 4.0: [20, 22]}, diverged={(2.0, 1)})
+    points = point_scores(data, "psnr")
+    assert points["score"].tolist() == [20, 22, 30, 21] and points["diverged"].tolist() == [0, 0, 1, 0]
+    choice = select(points, "psnr", configured=0.5)
+    assert choice.selected == 1.0 and "among the 3 of 4 points" in choice.reason
+    lpips = sweep({0.5: [0.3], 1.0: [0.2], 2.0: [0.4]}).assign(metric="lpips_alex")
+    assert select(point_scores(lpips, "lpips_alex"), "lpips_alex", 2.0).selected == 1.0  # lower is better
+    tie = point_scores(sweep({0.25: [20.0], 1.0: [20.0], 8.0: [20.0]}), "psnr")
+    assert select(tie, "psnr", configured=4.0).selected == 8.0  # log-nearest of the tied: 8 is 1 octave from 4
+    dead = point_scores(sweep({1.0: [20.0], 2.0: [21.0]}, diverged={(1.0, 0), (2.0, 0)}), "psnr")
+    assert select(dead, "psnr", configured=1.5).selected == 1.5
+
+
+@pytest.mark.parametrize("profile_, expected", [
+    # all stable within 1 dB of the best (25 at 2): 1..8 = 3 octaves, both grid ends reached
+    ({1: 24.5, 2: 25.0, 4: 24.2, 8: 24.0}, (3.0, "both")),
+    # 1 and 16 lose more than 1 dB; the run is 2..8 (2 octaves) and touches no end
+    ({1: 23.0, 2: 24.5, 4: 25.0, 8: 24.1, 16: 20.0}, (2.0, "")),
+    # divergence inside the grid: 8 diverged, so 16 (24.8) does not join the run 2..4 around the best
+    ({1: 22.0, 2: 24.6, 4: 25.0, 8: "diverged", 16: 24.8}, (1.0, "")),
+    # only the best is stable, at the low end: width 0, a lower bound there
+    ({0.5: 25.0, 1: 23.5, 2: "diverged"}, (0.0, "low")),
+    # every point diverged: no width
+    ({1: "diverged", 2: "diverged"}, (math.nan, "")),
+])
+def test_stable_width_of_hand_made_profiles(profile_, expected):
+    steps = list(profile_)
+    psnr = [math.nan if v == "diverged" else v for v in profile_.values()]
+    width, open_ends = stable_width(steps[::-1], psnr[::-1], [v == "diverged" for v in profile_.values()][::-1])
+    assert (width, open_ends) == expected or (math.isnan(expected[0]) and math.isnan(width) and open_ends == "")
+
+
+def test_profile_and_stability_table():
+    # two images, two repeats: at step 1 image i0 scores 20 and 22 (spread 1.414), i1 24 and 24
+    rows = []
+    for step, values in {1.0: [[20, 22], [24, 24]], 2.0: [[21, math.nan], [25, 25]]}.items():
+        for image, repeats in enumerate(values):
+            for repeat, value in enumerate(repeats):
+                rows.append(dict(dataset="d", task="t", sampler="s", step_size=step, image=f"i{image}",
+                                 repeat=repeat, diverged=math.isnan(value), metric="psnr", value=value))
+    points = profile(pd.DataFrame(rows))
+    first, second = points.iloc[0], points.iloc[1]
+    assert (first["mean"], first["image_low"], first["image_high"]) == (22.5, 21.0, 24.0)
+    assert first["seed_spread"] == pytest.approx(2**0.5 / 2)  # (sqrt(2) + 0) / 2
+    assert second["divergence_rate"] == 0.25 and second["mean"] == 23.0
+    table = stability_table(points, {("d", "t", "s"): 1.0})
+    row = table.iloc[0]
+    # 2 diverged once, so the run around the best stable point (1) is that point alone, at the low end
+    assert (row["stable_width"], row["open"], row["divergence_rate"]) == (0.0, "low", 0.125)
+    assert row["p5"] == pytest.approx(21.0 + 0.05 * 3)  # numpy's linear interpolation between 21 and 24
