@@ -27,6 +27,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/tuning.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/demo_prior.smk"
 
@@ -41,7 +42,11 @@ localrules:
     metric_weights,
     truth_png,
     tables,
+    claims,
     angle_figure,
+    validation_dataset,
+    sweep_degrade,
+    tuning,
     report_html,
 
 
@@ -52,3 +57,6 @@ rule all:
         RESULTS["html_report"],
         RESULTS["inputs"],
         every("restored"),
+        [result("sweep_restored", dataset=dataset, task=task, sampler=sampler, shard=shard)
+         for dataset in TUNED_DATASETS for task in sweep_tasks(dataset) for sampler in SWEEP_SAMPLERS
+         for shard in sweep_shards(dataset)],

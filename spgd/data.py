@@ -102,13 +102,14 @@ def image_sha256(image: torch.Tensor) -> str:
     return hashlib.sha256(image.numpy().tobytes()).hexdigest()
 
 
-def mixture_samples(prior: GaussianMixture, count: int, seed: int):
-    """``count`` images drawn from ``prior`` (clipped to [-1, 1]); ids synthetic_000, ..."""
-    images = prior.sample(count, torch.Generator().manual_seed(int(seed))).clamp(-1, 1)
+def mixture_samples(prior: GaussianMixture, count: int, seed: int, start: int = 0):
+    """Draws ``start`` to ``start + count - 1`` of ``start + count`` images drawn from ``prior``
+    (clipped to [-1, 1]); ids synthetic_START, ..."""
+    images = prior.sample(start + count, torch.Generator().manual_seed(int(seed))).clamp(-1, 1)[start:]
     manifest = [
         dict(id=f"synthetic_{i:03d}", source=f"gaussian mixture draw {i} (seed {seed})",
              sha256=image_sha256(image))
-        for i, image in enumerate(images)
+        for i, image in enumerate(images, start)
     ]
     return images, manifest
 

@@ -57,6 +57,8 @@ def test_paper_claims_from_per_image_scores():
             for sampler, values in scores.items() for k, value in enumerate(values)]
     claims = {c.key: c for c in paper_claims(pd.DataFrame(rows), {"spgd": "spgd", "dps": "dps",
                                                                    "spgd_no_adm": "spgd_no_adm"}, COMPARISON)}
-    assert claims["a"].verdict == SUPPORTED and claims["a"].comparisons["label"].tolist() == ["sr4, PSNR, spgd vs dps"]
-    assert claims["c"].verdict == INCONCLUSIVE and "identical scores on all 12" in claims["c"].evidence
+    assert claims["a"].verdict == SUPPORTED
+    assert claims["a"].comparisons["label"].tolist() == ["d / sr4, PSNR, spgd vs dps"]
+    assert claims["c"].verdict == INCONCLUSIVE
+    assert "identical scores on the 12 (dataset, task, metric, image) values" in claims["c"].evidence
     assert claims["b"].evidence.startswith("not tested") and claims["d"].evidence.startswith("not tested")

@@ -77,7 +77,8 @@ def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(base_run, name, tm
     changed = configfile(tmp_path, "changed", **changes)
     dry = snakemake(base_run, "-n", configfile=changed)
     assert dry.returncode == 0, dry.stderr[-3000:]
-    expected = {"sample": len(tasks) * len(samplers) * len(shards), **others, "tables": 1, "report_html": 1, "all": 1}
+    expected = {"sample": len(tasks) * len(samplers) * len(shards), **others, "tables": 1, "claims": 1, "report_html": 1,
+                "all": 1}
     assert job_counts(dry.stdout + dry.stderr) == expected
     # Snakemake's own account of changed params names the same sample jobs. Its first output file
     # (restored .pt) stands for a job: Snakemake 9.27 also lists the last output of an unchanged job

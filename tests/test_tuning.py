@@ -23,7 +23,7 @@ def sweep(scores: dict, diverged=()) -> pd.DataFrame:
 def test_points_scale_the_step_size_of_every_task():
     spgd = SamplerSpec("spgd", "spgd", {"steps": 30, "lr": 3.0}, {"sr4": {"lr": 30.0}, "hdr": {"warmup": 2}})
     points = sweep_points(spgd, factors=[0.5, 2.0])
-    assert [p.spec.name for p in points] == ["spgd_step=0.5", "spgd_step=2.0"]
+    assert [p.spec.name for p in points] == ["spgd_step=0.5", "spgd_step=2"]
     assert [p.step_size("sr4") for p in points] == [15.0, 60.0] and [p.step_size("hdr") for p in points] == [1.5, 6.0]
     assert points[0].spec.task_params["hdr"] == {"warmup": 2}
     dps = SamplerSpec("dps", "dps", {"zeta": 1.0}, {"sr4": {"zeta": 0.3}})
@@ -86,3 +86,103 @@ def test_profile_and_stability_table():
     # 2 diverged once, so the run around the best stable point (1) is that point alone, at the low end
     assert (row["stable_width"], row["open"], row["divergence_rate"]) == (0.0, "low", 0.125)
     assert row["p5"] == pytest.approx(21.0 + 0.05 * 3)  # numpy's linear interpolation between 21 and 24
+
+
+# ---- the sweep in the workflow -------------------------------------------------------------------
+
+def tuned_config(folder, **changes):
+    """The tiny config with a sweep: its validation images are draws 2 and 3 of 4 from the mixture
+    (the test images: draws 0 and 1 of 2), one task, both samplers at three step sizes, two repeats."""
+    import yaml
+
+    from test_workflow import TINY
+
+    config = yaml.safe_load(TINY.read_text())
+    config.update(sample_jobs="per_task", metrics_jobs="per_dataset",
+                  tasks={"gaussian_blur": config["tasks"]["gaussian_blur"]},
+                  angles={"tasks": ["gaussian_blur"], "samplers": ["spgd", "dps"]},
+                  tuning={"validation": {"synthetic": {"kind": "mixture_samples", "count": 2, "image_size": 16,
+                                                        "start": 2}},
+                          "factors": [0.25, 1, 4], "repeats": 2},
+                  hyperparameters="tuned")
+    config.update(changes)
+    path = folder / "tuned.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tuned_run(tmp_path_factory):
+    from test_workflow import snakemake
+
+    workdir = tmp_path_factory.mktemp("tuned")
+    result = snakemake(workdir, configfile=tuned_config(workdir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_the_sweep_chooses_its_best_point_and_the_test_run_uses_it(tuned_run):
+    import json
+
+    import yaml
+
+    selected = yaml.safe_load((tuned_run / "results/tuning/selected.yaml").read_text())
+    assert selected["metric"] == "psnr" and "no restoration diverged" in selected["rule"]
+    assert [(c["task"], c["sampler"]) for c in selected["choices"]] == [("gaussian_blur", "dps"),
+                                                                        ("gaussian_blur", "spgd")]
+    for choice in selected["choices"]:
+        # the grid is the configured value (spgd lr 1.0; dps zeta 0.3 on gaussian_blur) times 1/4, 1, 4
+        configured = {"spgd": 1.0, "dps": 0.3}[choice["sampler"]]
+        assert choice["configured"] == configured and choice["grid"] == pytest.approx([configured / 4, configured,
+                                                                                        configured * 4])
+        alive = [(score, step) for step, score in zip(choice["grid"], choice["scores"]) if score is not None]
+        assert choice["selected"] == max(alive)[1]  # the best scored point (scores rounded to 1e-6 dB)
+        # the scores are the per-image PSNR of the sweep's metrics, averaged per image over repeats, then over images
+        per_image = pd.read_csv(tuned_run / "results/tuning/metrics/synthetic/gaussian_blur.csv")
+        point = per_image[(per_image.sampler == f"{choice['sampler']}_step=1") & (per_image.metric == "psnr")]
+        assert sorted(point["image"].unique()) == ["synthetic_002", "synthetic_003"] and len(point) == 4
+        assert choice["scores"][1] == pytest.approx(point.groupby("image")["value"].mean().mean(), abs=1e-6)
+        # the test restorations ran at the chosen step size
+        stats = json.loads((tuned_run / f"results/samples/synthetic/gaussian_blur/{choice['sampler']}/shard0.json")
+                           .read_text())
+        assert stats["settings"][choice["parameter"]] == pytest.approx(choice["selected"])
+    # the ablation points of spgd (warmup 1 and 3) take spgd's choice
+    spgd_lr = selected["choices"][1]["selected"]
+    ablation = json.loads((tuned_run / "results/samples/synthetic/gaussian_blur/spgd_warmup=1/shard0.json").read_text())
+    assert ablation["settings"]["lr"] == pytest.approx(spgd_lr)
+
+
+def test_the_report_shows_the_stability_table_the_plot_and_the_claims(tuned_run):
+    stability = pd.read_csv(tuned_run / "results/tuning/stability.csv")
+    assert list(stability["sampler"]) == ["dps", "spgd"] and stability["seed_spread"].notna().all()
+    claims = pd.read_csv(tuned_run / "results/tables/claims.csv")
+    assert list(dict.fromkeys(claims["claim"])) == list("abcdef")
+    assert set(claims["claim_verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    # at 2 images no comparison can be significant; the wording says so
+    assert (claims[claims.claim == "a"]["verdict"] == "inconclusive").all()
+    assert "at 2 images the signed-rank test cannot give p below 0.5" in claims[claims.claim == "a"]["evidence"].iloc[0]
+    report = (tuned_run / "reports/report.html").read_text()
+    assert "<h2>Step-size sweep and stability</h2>" in report and "<h2>The paper's claims</h2>" in report
+    assert "<h2>Step-size sweep: mean PSNR against the step size</h2>" in report and "<b>tuned</b>" in report
+
+
+def test_validation_images_equal_to_test_images_are_refused_naming_them(tmp_path):
+    from test_workflow import snakemake
+
+    config = tuned_config(tmp_path, hyperparameters="configured")
+    config.write_text(config.read_text().replace("start: 2", "start: 0"))  # the test images themselves
+    result = snakemake(tmp_path, "--until", "validation_dataset", configfile=config)
+    assert result.returncode != 0
+    log = (tmp_path / "logs/tuning/dataset/synthetic.log").read_text()
+    assert ("2 validation image(s) equal test images (same sha256): synthetic_000 = test image synthetic_000, "
+            "synthetic_001 = test image synthetic_001") in log
+    assert not (tmp_path / "results/tuning/data/synthetic/images.pt").exists()
+
+
+def test_check_disjoint_names_every_shared_image():
+    from spgd.tuning import OverlapError, check_disjoint
+
+    test = [dict(id="a", sha256="AA"), dict(id="b", sha256="bb")]
+    check_disjoint(test, [dict(id="c", sha256="cc")])
+    with pytest.raises(OverlapError, match="2 validation image.*v1 = test image a, v2 = test image b"):
+        check_disjoint(test, [dict(id="v1", sha256="aa"), dict(id="v2", sha256="BB"), dict(id="v3", sha256="dd")])

@@ -104,6 +104,23 @@ def test_per_task_sampler_parameters_reach_the_job(tiny_run):
     assert other["settings"]["zeta"] == 0.5
 
 
+def test_a_tuning_sweep_with_configured_step_sizes_reruns_no_test_job(tiny_run, tmp_path):
+    """hyperparameters: configured (the default) leaves the test restorations, their metrics and the
+    tables as they were (main.csv untouched); only the sweep, the claims (stability evidence) and the
+    report run."""
+    config = yaml.safe_load(TINY.read_text())
+    config["tuning"] = {"validation": {"synthetic": {"kind": "mixture_samples", "count": 1, "image_size": 16,
+                                                      "start": 2}}, "factors": [0.5, 2]}
+    (tmp_path / "tuning.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # keys in the order of TINY
+    dry = snakemake(tiny_run, "-n", configfile=tmp_path / "tuning.yaml")
+    counts = job_counts(dry.stdout + dry.stderr)
+    assert not {"dataset", "degrade", "sample", "metrics", "tables"} & set(counts), counts
+    # 2 tasks x 4 points (spgd and dps at x0.5, x2) x 1 shard; one metrics job per task
+    sweep = [counts[job] for job in ("validation_dataset", "sweep_sample", "sweep_metrics", "tuning")]
+    assert sweep == [1, 8, 2, 1]
+    assert counts["claims"] == counts["report_html"] == 1
+
+
 def test_second_run_does_nothing_and_a_deleted_output_reruns_only_its_dependents(tiny_run):
     again = snakemake(tiny_run, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -111,14 +128,15 @@ def test_second_run_does_nothing_and_a_deleted_output_reruns_only_its_dependents
     kept = shard.read_bytes()
     shard.unlink()
     dry = snakemake(tiny_run, "-n")
-    assert job_counts(dry.stdout + dry.stderr) == {"sample": 1, "metrics": 1, "tables": 1, "report_html": 1, "all": 1}
+    assert job_counts(dry.stdout + dry.stderr) == {"sample": 1, "metrics": 1, "tables": 1, "claims": 1, "report_html": 1,
+                                                   "all": 1}
     shard.write_bytes(kept)  # leave the run complete for the other tests
     traced = tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard1.pt"
     kept = traced.read_bytes()
     traced.unlink()
     dry = snakemake(tiny_run, "-n")  # a traced run also feeds the angle figure
     assert job_counts(dry.stdout + dry.stderr) == {
-        "sample": 1, "metrics": 1, "tables": 1, "angle_figure": 1, "report_html": 1, "all": 1}
+        "sample": 1, "metrics": 1, "tables": 1, "claims": 1, "angle_figure": 1, "report_html": 1, "all": 1}
     traced.write_bytes(kept)
 
 

@@ -524,9 +524,13 @@ def external_inputs(config: dict) -> list[ExternalInput]:
             add(f"datasets.{name}.prior.checkpoint" if own else "prior.checkpoint", prior["checkpoint"],
                 prior.get("source"), sha256=prior.get("sha256"),
                 meta=dict(architecture=prior.get("architecture", prior["type"])))
+    folders = [(f"datasets.{name}", dataset) for name, dataset in config["datasets"].items()]
+    folders += [(f"tuning.validation.{name}", dataset)
+                for name, dataset in (config.get("tuning") or {}).get("validation", {}).items()]
+    for where, dataset in folders:
         if dataset["kind"] == "image_folder" and dataset.get("path"):
             count = dataset.get("count")
-            add(f"datasets.{name}.path", dataset["path"], dataset.get("source"), folder=True, limits=limits,
+            add(f"{where}.path", dataset["path"], dataset.get("source"), folder=True, limits=limits,
                 sha256=(dataset.get("source") or {}).get("sha256"),
                 count=None if count is None else dataset.get("start", 0) + count)
     blur = config["tasks"].get("nonlinear_blur")

@@ -48,14 +48,20 @@ def read_json_result(path) -> dict:
                               "writes it") from None
 
 
-def read_manifest_ids(path) -> list[str]:
-    """The image ids of a dataset's manifest.csv, in data set order (as strings: an id of digits
-    stays what it is)."""
+def read_manifest(path) -> list[dict]:
+    """The rows (id, source, sha256) of a dataset's manifest.csv, in data set order (as strings:
+    an id of digits stays what it is)."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    if rows and "id" not in rows[0]:
-        raise ResultFileError(f"{path}: no 'id' column; delete it and rerun its dataset job")
-    return [row["id"] for row in rows]
+    missing = {"id", "sha256"} - set(rows[0]) if rows else set()
+    if missing:
+        raise ResultFileError(f"{path}: no {', '.join(sorted(missing))} column; delete it and rerun its dataset job")
+    return rows
+
+
+def read_manifest_ids(path) -> list[str]:
+    """The image ids of a dataset's manifest.csv, in data set order."""
+    return [row["id"] for row in read_manifest(path)]
 
 
 class StaleShardError(ResultFileError):

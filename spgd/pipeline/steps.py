@@ -142,11 +142,14 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
     once): (per-image rows, per-set rows), each with ``keys`` (dataset, task) and the sampler.
     ``shards``: {sampler: its restored shard files, in shard order}, each checked to hold its
     ``shard_size`` images ``repeats`` times (``check_shards``); restorations are written as 8-bit
-    PNGs to ``png_dir/SAMPLER/rREPEAT`` for FID and KID against the PNGs in ``truth_png``."""
+    PNGs to ``png_dir/SAMPLER/rREPEAT`` (None: not written; no set metrics then) for FID and KID
+    against the PNGs in ``truth_png``."""
     from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS  # scipy.stats: not for the sample jobs
 
     data = read_result(images_file, ("images", "ids"))
-    png_dir, image_rows, set_rows = Path(png_dir), [], []
+    if png_dir is None and per_set:
+        raise ValueError(f"set metrics {per_set} need the restorations as PNGs: give png_dir")
+    png_dir, image_rows, set_rows = None if png_dir is None else Path(png_dir), [], []
     truth_features = {}  # the ground truth's Inception features, once for every sampler
     for sampler, paths in shards.items():
         labels = {**keys, "sampler": sampler}
@@ -158,7 +161,7 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
         steps = torch.cat([shard["diverged_step"] for shard in loaded], dim=1)
         image_rows += [{**labels, **row} for row in score_images(x, data["images"], ids, per_image, hub_dir, unavailable,
                                                                   diverged_step=steps)]
-        for repeat, images in enumerate(x):
+        for repeat, images in enumerate(x if png_dir is not None else []):
             export_pngs(images, ids, png_dir / sampler / f"r{repeat}")
         if per_set:
             folders = [png_dir / sampler / f"r{repeat}" for repeat in range(repeats)]

@@ -123,6 +123,7 @@ def checked(config: dict, config_files=()) -> tuple[dict[str, SamplerSpec], dict
     check_angles(config, specs)
     check_tables(config, specs)
     check_tasks(config)
+    check_tuning(config, specs)
     return specs, ablations
 
 
@@ -203,26 +204,13 @@ def check_structure(config: dict) -> None:
         torch.device(config["device"])
     except RuntimeError as error:
         _fail("device", f"not a torch device ({error}); expected cpu, cuda or cuda:K")
+    entries = [(f"datasets.{name}", name, dataset) for name, dataset in config["datasets"].items()]
+    validation = config.get("tuning", {}).get("validation", {})
+    entries += [(f"tuning.validation.{name}", name, dataset) for name, dataset in validation.items()
+                if name in config["datasets"]]
+    for where, name, dataset in entries:
+        check_dataset_entry(config, where, name, dataset)
     for name, dataset in config["datasets"].items():
-        if dataset["kind"] == "image_folder" and "path" not in dataset:
-            _fail(f"datasets.{name}", "kind image_folder needs a 'path'")
-        if dataset["kind"] == "image_folder" and Path(dataset["path"]).is_dir():  # else fetched, or named missing
-            check_image_folder(name, dataset)
-        if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
-            _fail(f"datasets.{name}", f"kind {dataset['kind']} needs a 'count'")
-        prior = prior_of(config, name)
-        where = f"datasets.{name}.prior" if "prior" in dataset else "prior"
-        if prior["type"] == "adm" and not prior.get("checkpoint"):
-            _fail(where, "type adm needs a 'checkpoint' path")
-        if config["compile"] and prior["type"] == "gmm_smooth":
-            _fail("compile", f"true, but {where} is gmm_smooth, which has no network to compile")
-        if (dataset["kind"] == "mixture_samples") != (prior["type"] == "gmm_smooth"):
-            _fail(f"datasets.{name}.kind", f"kind {dataset['kind']} cannot be restored by a {prior['type']} prior "
-                  "(mixture_samples go with a gmm_smooth prior, images with a network)")
-        try:
-            check_image_shape(prior, 1 if dataset["kind"] == "mixture_samples" else 3, dataset["image_size"])
-        except ValueError as error:
-            _fail(f"datasets.{name}.image_size", f"{dataset['image_size']} does not fit {where}: {error}")
         unknown = set(dataset.get("tasks", [])) - set(tasks)
         if unknown:
             _fail(f"datasets.{name}.tasks", f"{sorted(unknown)} are not in 'tasks' (configured: {', '.join(tasks)})")
@@ -237,7 +225,31 @@ def check_structure(config: dict) -> None:
         _fail("tasks.nonlinear_blur.weights", "the path of BKSE's GOPRO_wVAE.pth is required")
 
 
-def check_image_folder(name: str, dataset: dict) -> None:
+def check_dataset_entry(config: dict, where: str, name: str, dataset: dict) -> None:
+    """One dataset entry at config path ``where`` (of ``datasets`` or ``tuning.validation``, for
+    dataset ``name``, whose prior restores it): its kind's keys, its folder, its prior."""
+    if dataset["kind"] == "image_folder" and "path" not in dataset:
+        _fail(where, "kind image_folder needs a 'path'")
+    if dataset["kind"] == "image_folder" and Path(dataset["path"]).is_dir():  # else fetched, or named missing
+        check_image_folder(where, dataset)
+    if dataset["kind"] in ("mixture_samples", "held_out_photos") and "count" not in dataset:
+        _fail(where, f"kind {dataset['kind']} needs a 'count'")
+    prior = prior_of(config, name)
+    prior_where = f"datasets.{name}.prior" if "prior" in config["datasets"][name] else "prior"
+    if prior["type"] == "adm" and not prior.get("checkpoint"):
+        _fail(prior_where, "type adm needs a 'checkpoint' path")
+    if config["compile"] and prior["type"] == "gmm_smooth":
+        _fail("compile", f"true, but {prior_where} is gmm_smooth, which has no network to compile")
+    if (dataset["kind"] == "mixture_samples") != (prior["type"] == "gmm_smooth"):
+        _fail(f"{where}.kind", f"kind {dataset['kind']} cannot be restored by a {prior['type']} prior "
+              "(mixture_samples go with a gmm_smooth prior, images with a network)")
+    try:
+        check_image_shape(prior, 1 if dataset["kind"] == "mixture_samples" else 3, dataset["image_size"])
+    except ValueError as error:
+        _fail(f"{where}.image_size", f"{dataset['image_size']} does not fit {prior_where}: {error}")
+
+
+def check_image_folder(where: str, dataset: dict) -> None:
     """A folder that is there holds the images asked for: at least one from ``start`` on, and
     ``count`` of them when given (not a DAG of 0 sample jobs, nor a dataset job that fails late)."""
     from ..data import IMAGE_SUFFIXES, list_images
@@ -246,8 +258,53 @@ def check_image_folder(name: str, dataset: dict) -> None:
     wanted = start + dataset.get("count", 1)
     if found < wanted:
         what = f"{dataset['count']} images from index {start}" if "count" in dataset else f"images from index {start}"
-        _fail(f"datasets.{name}.path", f"folder {dataset['path']} holds {found} image files "
+        _fail(f"{where}.path", f"folder {dataset['path']} holds {found} image files "
               f"({', '.join(sorted(IMAGE_SUFFIXES))}); asked for {what}")
+
+
+def check_tuning(config: dict, specs: dict[str, SamplerSpec]) -> None:
+    """The tuning section names datasets, tasks and samplers that exist, gives no validation entry a
+    key that is the dataset's to decide, and every sweep point builds; ``hyperparameters: tuned``
+    needs it."""
+    from ..tuning.sweep import step_param, tuning_plan
+
+    tuning = config.get("tuning")
+    if not tuning:
+        if config["hyperparameters"] == "tuned":
+            _fail("hyperparameters", "tuned, but there is no 'tuning' section to choose the step sizes")
+        return
+    for name, entry in tuning["validation"].items():
+        if name not in config["datasets"]:
+            _fail(f"tuning.validation.{name}", unknown_name("dataset", name, config["datasets"]))
+        for key in ("tasks", "prior"):
+            if key in entry:
+                _fail(f"tuning.validation.{name}.{key}", f"the validation images take the {key} of datasets.{name}")
+    for key, known in (("tasks", config["tasks"]), ("samplers", config["samplers"])):
+        for value in tuning.get(key, []):
+            if value not in known:
+                _fail(f"tuning.{key}", unknown_name(key[:-1], value, known))
+    tuned = tuning.get("samplers", list(config["samplers"]))
+    for name in tuning["values"]:
+        if name not in tuned:
+            _fail(f"tuning.values.{name}", f"not a tuned sampler (tuned: {', '.join(tuned)})")
+    for name in tuned:
+        param = step_param(specs[name].variant)
+        if param not in specs[name].params:
+            _fail(f"samplers.{name}.params", f"no {param} (its step size) for the tuning sweep to vary")
+    plan = tuning_plan(config, specs)
+    for dataset, tasks in plan.tasks.items():
+        if not tasks:
+            _fail("tuning.tasks", f"none of them runs on dataset {dataset}")
+    taken = set(specs) & set(plan.samplers)
+    if taken:
+        _fail("samplers", f"{sorted(taken)} have the names of tuning sweep points; rename them")
+    for points in plan.points.values():
+        for point in points:
+            for task in {task for tasks in plan.tasks.values() for task in tasks}:
+                try:
+                    point.spec.build(None, task)
+                except ValueError as error:
+                    _fail(f"tuning (sweep point {point.spec.name}, task {task})", str(error))
 
 
 def check_angles(config: dict, specs: dict[str, SamplerSpec]) -> None:

@@ -84,8 +84,9 @@ def overall(verdicts) -> str:
     return INCONCLUSIVE
 
 
-def wording(table: pd.DataFrame, alpha: float) -> str:
-    """What a family of comparisons shows, in no stronger words than its tests allow."""
+def wording(table: pd.DataFrame, alpha: float, unit: str = "images") -> str:
+    """What a family of comparisons shows, in no stronger words than its tests allow; ``unit``: what
+    its pairs are (images, or the swept tasks of the stability claim)."""
     if table.empty:
         return "not tested: this run has none of the samplers or data the claim needs"
     counts = table["verdict"].value_counts()
@@ -94,7 +95,7 @@ def wording(table: pd.DataFrame, alpha: float) -> str:
     text = "; ".join(parts) if parts else f"no comparison of {len(table)} significant at {alpha:g} after Holm"
     least = int(table["n"].min())
     if least and smallest_p(least) >= alpha:
-        text += (f" (at {least} images the signed-rank test cannot give p below {smallest_p(least):.3g}:"
+        text += (f" (at {least} {unit} the signed-rank test cannot give p below {smallest_p(least):.3g}:"
                  " inconclusive at this n, whatever the data)")
     return text
 
@@ -108,17 +109,17 @@ def metric_pairs(means: dict[tuple, pd.Series], dataset: str, tasks: list[str], 
         for metric in metrics:
             ours, theirs = means.get((dataset, task, better, metric)), means.get((dataset, task, baseline, metric))
             if ours is not None and theirs is not None:
-                pairs.append(Pair(f"{task}, {LABELS.get(metric, metric)}, {better} vs {baseline}", ours, theirs,
-                                  HIGHER_IS_BETTER[metric]))
+                label = f"{dataset} / {task}, {LABELS.get(metric, metric)}, {better} vs {baseline}"
+                pairs.append(Pair(label, ours, theirs, HIGHER_IS_BETTER[metric]))
     return pairs
 
 
-def identical_scores(means: dict[tuple, pd.Series], dataset: str, first: str, second: str) -> tuple[bool, int]:
-    """Whether ``first`` and ``second`` have equal per-image scores on every task, metric and image
-    they share, and how many (task, metric, image) values were compared."""
+def identical_scores(means: dict[tuple, pd.Series], first: str, second: str) -> tuple[bool, int]:
+    """Whether ``first`` and ``second`` have equal per-image scores on every dataset, task, metric
+    and image they share, and how many such values were compared."""
     compared, equal = 0, True
-    for (d, task, sampler, metric), values in means.items():
-        other = means.get((d, task, second, metric)) if d == dataset and sampler == first else None
+    for (dataset, task, sampler, metric), values in means.items():
+        other = means.get((dataset, task, second, metric)) if sampler == first else None
         if other is not None:
             joined = pd.concat([values, other], axis=1, join="inner")
             compared += len(joined)
@@ -127,12 +128,12 @@ def identical_scores(means: dict[tuple, pd.Series], dataset: str, first: str, se
 
 
 def consecutive_angles(trace: pd.DataFrame) -> dict[tuple, pd.Series]:
-    """{(task, sampler): each image's mean angle between consecutive likelihood gradients over the
-    sampler's steps} from step-level trace rows (columns task, sampler, image, level,
-    angle_likelihood_consecutive)."""
+    """{(dataset, task, sampler): each image's mean angle between consecutive likelihood gradients
+    over the sampler's steps} from step-level trace rows (columns dataset, task, sampler, image,
+    level, angle_likelihood_consecutive)."""
     steps = trace[(trace["level"] == "step") & np.isfinite(trace["angle_likelihood_consecutive"])]
-    means = steps.groupby(["task", "sampler", "image"], sort=False)["angle_likelihood_consecutive"].mean()
-    return {key: group.droplevel([0, 1]) for key, group in means.groupby(level=[0, 1], sort=False)}
+    means = steps.groupby(["dataset", "task", "sampler", "image"], sort=False)["angle_likelihood_consecutive"].mean()
+    return {key: group.droplevel([0, 1, 2]) for key, group in means.groupby(level=[0, 1, 2], sort=False)}
 
 
 @dataclasses.dataclass
@@ -147,10 +148,10 @@ class Claim:
     evidence: str
 
 
-def judged(key: str, text: str, pairs: list[Pair], comparison: Comparison) -> Claim:
+def judged(key: str, text: str, pairs: list[Pair], comparison: Comparison, unit: str = "images") -> Claim:
     table = family(pairs, comparison, key)
     return Claim(key, text, table, overall(table["verdict"]) if len(table) else INCONCLUSIVE,
-                 wording(table, comparison.alpha))
+                 wording(table, comparison.alpha, unit))
 
 
 def first_of(variants: dict[str, str], variant: str) -> str | None:
@@ -186,9 +187,10 @@ def paper_claims(per_image: pd.DataFrame, variants: dict[str, str], comparison: 
     adm = judged("c", "ADM helps (SPGD with ADM applied against SPGD without ADM), and the released code "
                       "equals no ADM", pairs(name.get("spgd_adm"), name.get("spgd_no_adm")), comparison)
     if spgd and name.get("spgd_no_adm"):
-        equal, compared = identical_scores(means, keys[0][0] if keys else "", spgd, name["spgd_no_adm"])
-        adm.evidence += (f". Released SPGD against no ADM: {'identical' if equal else 'different'} scores on all "
-                         f"{compared} (task, metric, image) values compared")
+        equal, compared = identical_scores(means, spgd, name["spgd_no_adm"])
+        adm.evidence += (f". Released SPGD ({spgd}) against no ADM ({name['spgd_no_adm']}): "
+                         f"{'identical' if equal else 'different'} scores on the {compared} (dataset, task, metric, "
+                         "image) values compared")
         if not equal and adm.verdict == SUPPORTED:
             adm.verdict = INCONCLUSIVE  # the second half of the claim fails
     claims.append(adm)
@@ -204,9 +206,10 @@ def angle_claim(trace: pd.DataFrame | None, spgd: str | None, dps: str | None, c
     over images (each image's mean angle over the sampler's steps)."""
     text = "SPGD reduces the fluctuation of the likelihood gradient (consecutive-step angles, against DPS)"
     angles = consecutive_angles(trace) if trace is not None and len(trace) else {}
-    tasks = list(dict.fromkeys(task for task, _ in angles))
-    pairs = [Pair(f"{task}, mean consecutive angle, {spgd} vs {dps}", angles[(task, spgd)], angles[(task, dps)],
-                  higher=False) for task in tasks if (task, spgd) in angles and (task, dps) in angles]
+    cells = list(dict.fromkeys((dataset, task) for dataset, task, _ in angles))
+    pairs = [Pair(f"{dataset} / {task}, mean consecutive angle, {spgd} vs {dps}", angles[(dataset, task, spgd)],
+                  angles[(dataset, task, dps)], higher=False)
+             for dataset, task in cells if (dataset, task, spgd) in angles and (dataset, task, dps) in angles]
     return judged("e", text, pairs, comparison)
 
 
@@ -226,4 +229,17 @@ def stability_claim(stability: pd.DataFrame | None, spgd: str | None, dps: str |
                   by_sampler[spgd][column].set_axis(by_sampler[spgd].index.map("/".join)),
                   by_sampler[dps][column].set_axis(by_sampler[dps].index.map("/".join)), higher)
              for column, higher in (("stable_width", True), ("divergence_rate", False), ("seed_spread", False))]
-    return judged("d", text, pairs, comparison)
+    return judged("d", text, pairs, comparison, unit="swept (dataset, task)s")
+
+
+CLAIM_COLUMNS = ["claim", "text", "claim_verdict", "evidence", "label", "n", "difference", "p", "p_adjusted", "verdict"]
+
+
+def claims_table(claims: list[Claim]) -> pd.DataFrame:
+    """One row per comparison of each claim (a claim without any: one row that says why), with the
+    claim's verdict and evidence beside it: the file ``results/tables/claims.csv``."""
+    rows = []
+    for claim in claims:
+        head = dict(claim=claim.key, text=claim.text, claim_verdict=claim.verdict, evidence=claim.evidence)
+        rows += [{**head, **row} for row in claim.comparisons.to_dict("records")] or [head]
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

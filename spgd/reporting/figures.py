@@ -1,4 +1,5 @@
-"""Figures: ablation curves and the gradient-angle figure (spec section 7)."""
+"""Figures: ablation curves, quality against cost, the gradient-angle figure and the stability
+profile of a step-size sweep."""
 
 from __future__ import annotations
 
@@ -154,3 +155,36 @@ def plot_angles(trace: pd.DataFrame, path) -> None:
         axis.set_ylabel("degrees")
 
     _panel_grid(list(dict.fromkeys(steps["sampler"])), list(dict.fromkeys(steps["task"])), draw, path, 2.8, sharey=True)
+
+
+def plot_stability(points: pd.DataFrame, choices: list[dict], path) -> None:
+    """Panels (rows: datasets, columns: tasks) of a sweep's mean PSNR against the step size as a
+    factor of the configured one (log2 axis), one line per sampler, the band spanning the lowest and
+    highest image, a cross where a restoration diverged (at the bottom when every one did) and a
+    filled circle at the chosen step size (``points``: ``spgd.tuning.profile``; ``choices``:
+    ``spgd.tuning.choose``)."""
+    import numpy as np
+
+    choice = {(c["dataset"], c["task"], c["sampler"]): c for c in choices}
+    datasets, tasks = list(dict.fromkeys(points["dataset"])), list(dict.fromkeys(points["task"]))
+
+    def draw(axis, dataset, task):
+        panel = points[(points["dataset"] == dataset) & (points["task"] == task)]
+        bottom = np.nanmin(panel["image_low"]) if panel["image_low"].notna().any() else 0.0
+        for index, (sampler, line) in enumerate(panel.groupby("sampler", sort=False)):
+            chosen = choice[(dataset, task, sampler)]
+            factor = line["step_size"] / chosen["configured"]
+            colour = f"C{index}"
+            axis.plot(factor, line["mean"], marker="o", markersize=3, color=colour, label=sampler, linewidth=1)
+            axis.fill_between(factor, line["image_low"], line["image_high"], color=colour, alpha=0.15, linewidth=0)
+            diverged = line["divergence_rate"] > 0
+            axis.scatter(factor[diverged], line["mean"][diverged].fillna(bottom), marker="x", color=colour, s=40,
+                         zorder=3)
+            at = np.isclose(line["step_size"], chosen["selected"])
+            axis.scatter(factor[at], line["mean"][at], s=60, color=colour, edgecolor="black", zorder=4)
+        axis.set_xscale("log", base=2)
+        axis.set_title(f"{dataset} / {task}", fontsize=9)
+        axis.set_xlabel("step size / configured (x: diverged, filled: chosen)", fontsize=8)
+        axis.set_ylabel("mean PSNR (dB), band: images")
+
+    _panel_grid(datasets, tasks, draw, path, 3.2)

@@ -107,14 +107,54 @@ def _metric_notes(tidy: pd.DataFrame) -> list[dict]:
     return notes
 
 
+def _fixed(value, digits: int = 2, style: str = "f") -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}{style}}"
+
+
+def _claims(claims: pd.DataFrame | None) -> list[dict]:
+    """Each claim with its verdict, evidence and comparisons (rows of ``claims.claims_table``)."""
+    if claims is None:
+        return []
+    out = []
+    for key, rows in claims.groupby("claim", sort=False):
+        first = rows.iloc[0]
+        out.append(dict(key=key, text=first["text"], verdict=first["claim_verdict"], evidence=first["evidence"],
+                        rows=[(r.label, int(r.n), _fixed(r.difference, 3), _fixed(r.p, 3, "g"),
+                               _fixed(r.p_adjusted, 3, "g"), r.verdict)
+                              for r in rows.dropna(subset=["label"]).itertuples()]))
+    return out
+
+
+def _tuning(config: dict, tuning: dict | None) -> dict:
+    """What the report says of the step sizes: which were used, and the sweep's choices and
+    stability table when there was a sweep (``tuning``: {"choices": selected.yaml's list,
+    "stability": ``spgd.tuning.stability_table``})."""
+    used = config.get("hyperparameters", "configured")
+    if not tuning:
+        return dict(used=used, choices=[], stability=[])
+    ends = {"": "", "low": " (open at the low end)", "high": " (open at the high end)", "both": " (open at both ends)"}
+    width = lambda row: "n/a" if pd.isna(row.stable_width) else (
+        ("≥ " if row.open else "") + f"{row.stable_width:g}" + ends[row.open if isinstance(row.open, str) else ""])
+    return dict(used=used,
+                choices=[(c["dataset"], c["task"], c["sampler"], c["parameter"], f"{c['configured']:g}",
+                          f"{c['selected']:g}", ", ".join(f"{g:g}: {'diverged' if s is None else f'{s:.2f}'}"
+                                                          for g, s in zip(c["grid"], c["scores"])))
+                         for c in tuning["choices"]],
+                stability=[(r.dataset, r.task, r.sampler, width(r), f"{100 * r.divergence_rate:.0f} %",
+                            f"{r.selected:g}", _fixed(r.mean), _fixed(r.seed_spread), _fixed(r.p5))
+                           for r in tuning["stability"].itertuples()])
+
+
 def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataFrame, sampling: dict,
            image_grids: dict[str, bytes], figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
-           inputs: list[dict] | None = None, published: pd.DataFrame | None = None) -> str:
+           inputs: list[dict] | None = None, published: pd.DataFrame | None = None,
+           claims: pd.DataFrame | None = None, tuning: dict | None = None) -> str:
     """The report of a workflow run. ``samplers``: table rows in order; ``tidy``: ``summarise``'s
     table; ``cost``: ``cost_table``'s; ``sampling``: ``sampling_summary``'s record; ``image_grids``:
     title -> PNG bytes (``images.task_grid``); ``figures``: title -> PNG bytes of plots;
     ``weights``: metric network records (``spgd.metrics.weights.provision``); ``inputs``: external
-    input records (``spgd.pipeline.fetch.provenance``); ``published``: ``tables.read_published``'s rows."""
+    input records (``spgd.pipeline.fetch.provenance``); ``published``: ``tables.read_published``'s
+    rows; ``claims``: ``claims.claims_table``'s; ``tuning``: the sweep's choices and stability table."""
     metrics = list(config.get("metrics", [])) or list(dict.fromkeys(tidy["metric"]))
     comparison = configuration.comparison(config)
     tables = result_tables(tidy, samplers, list(config["tasks"]), metrics, comparison,
@@ -137,4 +177,6 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataF
         figures=[(title, png_data_uri(png)) for title, png in (figures or {}).items()],
         samplers=samplers,
         image_grids=[(title, png_data_uri(png)) for title, png in image_grids.items()],
+        claims=_claims(claims),
+        tuning=_tuning(config, tuning),
     )

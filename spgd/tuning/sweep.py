@@ -56,13 +56,13 @@ def sweep_points(spec: SamplerSpec, factors=FACTORS, values=None) -> list[SweepP
     if values is not None:
         for value in values:
             point = dataclasses.replace(
-                spec, name=f"{spec.name}_{param}={value}", params={**spec.params, param: value},
+                spec, name=f"{spec.name}_{param}={value:g}", params={**spec.params, param: value},
                 task_params={t: {k: v for k, v in p.items() if k != param} for t, p in spec.task_params.items()})
             points.append(SweepPoint(spec.name, None, value, point))
         return points
     for factor in factors:
         scaled = lambda p, factor=factor: {**p, param: p[param] * factor} if param in p else p
-        point = dataclasses.replace(spec, name=f"{spec.name}_step={factor}", params=scaled(spec.params),
+        point = dataclasses.replace(spec, name=f"{spec.name}_step={factor:g}", params=scaled(spec.params),
                                     task_params={t: scaled(p) for t, p in spec.task_params.items()})
         points.append(SweepPoint(spec.name, factor, None, point))
     return points
@@ -106,3 +106,61 @@ def select(points: pd.DataFrame, metric: str, configured: float) -> Choice:
     return Choice(configured, float(best.step_size),
                   f"{'highest' if sign < 0 else 'lowest'} mean {metric} among the {len(alive)} of {len(points)} "
                   "points at which no restoration diverged")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningPlan:
+    """A config's ``tuning`` section decoded: per tuned dataset its validation images (a dataset
+    entry) and tuned tasks, per tuned sampler its sweep points, the repeats per point and the
+    objective ``metric``."""
+
+    validation: dict[str, dict]
+    tasks: dict[str, list[str]]
+    points: dict[str, list[SweepPoint]]
+    repeats: int
+    metric: str
+
+    @property
+    def samplers(self) -> dict[str, SamplerSpec]:
+        """Every sweep point's sampler, by name (the sweep's sample jobs run these)."""
+        return {point.spec.name: point.spec for points in self.points.values() for point in points}
+
+    @property
+    def metrics(self) -> list[str]:
+        """What the sweep's metrics jobs compute: the objective and PSNR (the stable width's)."""
+        return list(dict.fromkeys([self.metric, "psnr"]))
+
+    def point(self, name: str) -> SweepPoint:
+        return next(point for points in self.points.values() for point in points if point.spec.name == name)
+
+
+def tuning_plan(config: dict, specs: dict[str, SamplerSpec]) -> TuningPlan | None:
+    """The ``TuningPlan`` of ``config`` (schema defaults filled), None without a ``tuning`` section;
+    ``specs``: the configured samplers (``sampler_specs``)."""
+    from ..pipeline.config import dataset_tasks
+
+    tuning = config.get("tuning")
+    if not tuning:
+        return None
+    tasks = {dataset: [t for t in dataset_tasks(config, dataset) if t in tuning.get("tasks", config["tasks"])]
+             for dataset in tuning["validation"]}
+    names = tuning.get("samplers", list(config["samplers"]))
+    points = {name: sweep_points(specs[name], tuning["factors"], tuning["values"].get(name)) for name in names}
+    return TuningPlan(dict(tuning["validation"]), tasks, points, tuning["repeats"], tuning["metric"])
+
+
+class OverlapError(ValueError):
+    """Validation images that are also test images."""
+
+
+def check_disjoint(test: list[dict], validation: list[dict]) -> None:
+    """Refuse validation images (manifest rows: id, source, sha256) whose sha256 is a test image's,
+    naming both: tuning on a test image would make the test score a training score."""
+    test_ids = {}
+    for row in test:
+        test_ids.setdefault(row["sha256"].lower(), row["id"])
+    shared = [(row["id"], test_ids[row["sha256"].lower()]) for row in validation if row["sha256"].lower() in test_ids]
+    if shared:
+        raise OverlapError(f"{len(shared)} validation image(s) equal test images (same sha256): "
+                           + ", ".join(f"{validation_id} = test image {test_id}" for validation_id, test_id in shared)
+                           + "; choose validation images outside the test set (tuning.validation)")

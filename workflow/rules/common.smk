@@ -8,6 +8,7 @@ from spgd.pipeline import config as configuration
 from spgd.pipeline.fetch import external_inputs, missing_inputs_message
 from spgd.pipeline.validation import checked
 from spgd.reporting.images import IMAGES_SHOWN
+from spgd.tuning import step_param, tuning_plan
 
 # The config checked before any job (workflow/schemas/config.schema.yaml and what a job would
 # reject, spgd/pipeline/validation.py). Words as config/README.md defines them: a sampler is a
@@ -16,6 +17,10 @@ from spgd.reporting.images import IMAGES_SHOWN
 SAMPLERS, ABLATIONS = checked(config, workflow.configfiles)
 DATASETS = list(config["datasets"])
 TASKS = list(config["tasks"])
+# the step-size sweeps on validation images (None without a tuning section): every point is a
+# sampler of its own (SAMPLER_step=FACTOR), run by ordinary sample jobs under results/tuning/
+TUNING = tuning_plan(config, SAMPLERS)
+TUNED = config["hyperparameters"] == "tuned"
 
 ANGLE_TASKS = config.get("angles", {}).get("tasks", [])
 ANGLE_SAMPLERS = config.get("angles", {}).get("samplers", [])
@@ -55,7 +60,21 @@ RESULTS = dict(
     ablation_plot="results/figures/ablations.png",
     quality_cost_plot="results/figures/quality_cost.png",
     angle_figure="results/figures/angles_{dataset}.png",
+    claims="results/tables/claims.csv",
     html_report="reports/report.html",
+    # the tuning sweep: validation images, their measurements, restorations and scores per dataset
+    validation_images="results/tuning/data/{dataset}/images.pt",
+    validation_manifest="results/tuning/data/{dataset}/manifest.csv",
+    sweep_measurements="results/tuning/degraded/{dataset}/{task}/measurements.pt",
+    sweep_preview="results/tuning/degraded/{dataset}/{task}/preview.png",
+    sweep_restored="results/tuning/samples/{dataset}/{task}/{sampler}/shard{shard}.pt",
+    sweep_stats="results/tuning/samples/{dataset}/{task}/{sampler}/shard{shard}.json",
+    sweep_trace="results/tuning/samples/{dataset}/{task}/{sampler}/shard{shard}.trace.csv",
+    sweep_per_image="results/tuning/metrics/{dataset}/{task}.csv",
+    selected="results/tuning/selected.yaml",
+    profile="results/tuning/profile.csv",
+    stability="results/tuning/stability.csv",
+    stability_plot="results/figures/stability.png",
 )
 
 
@@ -107,7 +126,7 @@ def mixture_of(dataset):
     side), None for images read or cut from files: how the prior is evaluated (network_batch)
     changes no image."""
     prior = prior_of(dataset)
-    kind = config["datasets"][dataset]["kind"]
+    kind = config["datasets"][dataset]["kind"]  # its validation images are of the same kind (checked)
     return {key: prior[key] for key in ("type", "side") if key in prior} if kind == "mixture_samples" else None
 
 
@@ -116,8 +135,8 @@ def prior_weights(dataset):
     return [prior["checkpoint"]] if prior["type"] in ("adm", "edm_unet") and prior.get("checkpoint") else []
 
 
-def image_folder_input(dataset):
-    spec = config["datasets"][dataset]
+def image_folder_input(spec):
+    """The image folder a dataset entry (of datasets or tuning.validation) reads, if any."""
     return [spec["path"]] if spec["kind"] == "image_folder" else []
 
 
@@ -160,16 +179,41 @@ def settings(**values):
     return values
 
 
+def restoration_settings(dataset, task, samplers, traced, repeats, **more):
+    """What decides a sample job's restorations: the prior, its samplers (SamplerSpec) and whether
+    each is traced, the task's operator options, the repeats, and the config keys that decide the
+    restorations (torch's threads as configured, whatever Snakemake grants: CPU numbers depend on
+    them)."""
+    return settings(prior=prior_of(dataset), samplers=samplers, traced=traced, options=operator_options(task),
+                    shard_size=config["shard_size"], repeats=repeats, seed=config["seed"], threads=config["threads"],
+                    device=config["device"], speed=speed_modes(), **more)
+
+
 def sample_settings(wildcards):
-    """A sample job's settings: the prior, its samplers (SamplerSpec) and whether each is traced,
-    the task's operator options, and the config keys that decide the restorations (torch's threads
-    as configured, whatever Snakemake grants: CPU numbers depend on them)."""
+    """A test sample job's settings; with hyperparameters: tuned, the step sizes come from the
+    tuning step's selected.yaml (an input: a new choice reruns the job)."""
     names = samplers_of_job(wildcards)
-    return settings(prior=prior_of(wildcards.dataset), samplers=[SAMPLERS[name] for name in names],
-                    traced=[traced(wildcards.task, name) for name in names],
-                    options=operator_options(wildcards.task), shard_size=config["shard_size"],
-                    repeats=config["repeats"], seed=config["seed"], threads=config["threads"], device=config["device"],
-                    speed=speed_modes())
+    tuned = {"tuned_as": [tuned_as(name) for name in names]} if TUNED else {}
+    return restoration_settings(wildcards.dataset, wildcards.task, [SAMPLERS[name] for name in names],
+                                [traced(wildcards.task, name) for name in names], config["repeats"], **tuned)
+
+
+def tuned_as(name):
+    """The tuned sampler whose choice sampler ``name`` runs with (hyperparameters: tuned): itself,
+    or an ablation point's base unless the ablation sets the step size itself (lr_scale scales the
+    base's choice); None: it keeps its configured step size."""
+    if name in TUNING.points:
+        return SAMPLERS[name]
+    for ablation, points in ABLATIONS.items():
+        grid = config["ablations"][ablation]
+        if name in [point for _, point in points] and grid["base"] in TUNING.points:
+            return None if grid["param"] == step_param(SAMPLERS[grid["base"]].variant) else SAMPLERS[grid["base"]]
+    return None
+
+
+def selected_input(wildcards):
+    """The sweep's choice, read by the sample jobs of a tuned dataset when hyperparameters: tuned."""
+    return RESULTS["selected"] if TUNED and wildcards.dataset in TUNED_DATASETS else []
 
 
 def speed_modes():
@@ -245,3 +289,61 @@ def image_grid_inputs():
 
 def image_grid_shards():
     return [path for grid in image_grid_inputs().values() for paths in grid["restored"].values() for path in paths]
+
+
+# ---- the tuning sweep (workflow/rules/tuning.smk) ----------------------------------------------
+
+TUNED_DATASETS = list(TUNING.validation) if TUNING else []
+SWEEP_SAMPLERS = TUNING.samplers if TUNING else {}
+SWEEP_LOG = ("logs/tuning/sample/{dataset}/{task}/shard{shard}.log" if PER_TASK_SAMPLE_JOBS
+             else "logs/tuning/sample/{dataset}/{task}/{sampler}/shard{shard}.log")
+SWEEP_METRICS_LOG = ("logs/tuning/metrics/{dataset}.log" if PER_DATASET_METRICS_JOBS
+                     else "logs/tuning/metrics/{dataset}/{task}.log")
+
+
+def sweep_tasks(dataset):
+    return TUNING.tasks[dataset]
+
+
+def sweep_shards(dataset):
+    return list(range(math.ceil(TUNING.validation[dataset]["count"] / config["shard_size"])))
+
+
+def sweep_sample_outputs(key):
+    return job_files(key, "sampler", list(SWEEP_SAMPLERS) if PER_TASK_SAMPLE_JOBS else ["{sampler}"])
+
+
+def sweep_sample_settings(wildcards):
+    """A sweep sample job's settings: the sweep's points as its samplers, untraced, and its repeats."""
+    names = list(SWEEP_SAMPLERS) if PER_TASK_SAMPLE_JOBS else [wildcards.sampler]
+    return restoration_settings(wildcards.dataset, wildcards.task, [SWEEP_SAMPLERS[name] for name in names],
+                                [False] * len(names), TUNING.repeats)
+
+
+def sweep_metrics_outputs(key):
+    tasks = [task for task in TASKS if any(task in tuned for tuned in TUNING.tasks.values())] if TUNING else []
+    return job_files(key, "task", tasks if PER_DATASET_METRICS_JOBS else ["{task}"])
+
+
+def sweep_metric_shards(wildcards):
+    """{task: {sweep point: its restored shard files}} for the tasks of one sweep metrics job."""
+    tasks = sweep_tasks(wildcards.dataset) if PER_DATASET_METRICS_JOBS else [wildcards.task]
+    return {task: {name: [result("sweep_restored", dataset=wildcards.dataset, task=task, sampler=name, shard=shard)
+                          for shard in sweep_shards(wildcards.dataset)] for name in SWEEP_SAMPLERS}
+            for task in tasks}
+
+
+def sweep_points_table():
+    """Every (dataset, task, sweep point) with its tuned sampler, its parameter, factor and step size,
+    and the configured step size: what the tuning step scores and chooses from."""
+    rows = []
+    for dataset, tasks in TUNING.tasks.items():
+        for task in tasks:
+            for sampler, points in TUNING.points.items():
+                configured = SAMPLERS[sampler]
+                for point in points:
+                    rows.append(dict(dataset=dataset, task=task, point=point.spec.name, sampler=sampler,
+                                     parameter=step_param(configured.variant), factor=point.factor,
+                                     step_size=point.step_size(task),
+                                     configured=configured.settings(task)[step_param(configured.variant)]))
+    return rows

@@ -1,6 +1,6 @@
 rule dataset:
     input:
-        folder=lambda wildcards: image_folder_input(wildcards.dataset),
+        folder=lambda wildcards: image_folder_input(config["datasets"][wildcards.dataset]),
     output:
         images=RESULTS["images"],
         manifest=RESULTS["manifest"],

@@ -15,6 +15,8 @@ rule report_html:
         cost=RESULTS["cost"],
         sampling=RESULTS["sampling"],
         restored=lambda wildcards: image_grid_shards(),
+        claims=RESULTS["claims"],
+        tuning=[RESULTS[key] for key in ("selected", "stability", "stability_plot")] if TUNING else [],
     output:
         RESULTS["html_report"],
     log:

@@ -27,6 +27,7 @@ rule sample:
         preflight=RESULTS["preflight"],
         measurements=RESULTS["measurements"],  # with the image ids and shape: no ground truth read
         weights=lambda wildcards: prior_weights(wildcards.dataset) + task_weights(wildcards.task),
+        selected=selected_input,
     output:
         restored=sample_outputs("restored"),
         stats=sample_outputs("stats"),

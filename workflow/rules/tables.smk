@@ -25,3 +25,24 @@ rule tables:
         "../../environment.yml"
     script:
         "../scripts/tables.py"
+
+
+# The paper's claims, each with this run's evidence and a verdict (spgd.reporting.claims).
+rule claims:
+    input:
+        per_image=every("per_image"),
+        traces=[path for dataset in DATASETS for _, _, path in angle_traces(dataset)],
+        stability=[RESULTS["stability"]] if TUNING else [],
+    output:
+        report(RESULTS["claims"], caption="../report/claims.rst", category="Tables"),
+    log:
+        "logs/claims.log",
+    params:
+        settings=settings(variants={name: SAMPLERS[name].variant for name in config["samplers"]},
+                          comparison=dataclasses.asdict(COMPARISON),
+                          traces=[(dataset, task, sampler) for dataset in DATASETS
+                                  for task, sampler, _ in angle_traces(dataset)]),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/claims.py"

@@ -4,6 +4,8 @@ import sys
 import torch
 
 from spgd.data import image_folder, mixture_samples
+from spgd.pipeline.files import read_manifest
+from spgd.tuning import check_disjoint
 from spgd.demo.photos import held_out_views
 from spgd.priors import make_prior
 
@@ -14,13 +16,15 @@ if spec["kind"] == "image_folder":
     images, manifest = image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"),
                                     spec["upscale"])
 elif spec["kind"] == "held_out_photos":
-    images, manifest = held_out_views(spec["count"], spec["image_size"], settings["seed"])
+    images, manifest = held_out_views(spec["count"], spec["image_size"], settings["seed"], spec["start"])
 else:
     prior = make_prior(settings["mixture"])
     if prior.shape[-1] != spec["image_size"]:
         raise ValueError(f"dataset {snakemake.wildcards.dataset}: image_size {spec['image_size']} differs "
                          f"from the mixture prior's side {prior.shape[-1]}")
-    images, manifest = mixture_samples(prior, spec["count"], settings["seed"])
+    images, manifest = mixture_samples(prior, spec["count"], settings["seed"], spec["start"])
+if "test_manifest" in snakemake.input.keys():  # validation images: none may be a test image
+    check_disjoint(read_manifest(snakemake.input.test_manifest), manifest)
 torch.save({"images": images, "ids": [row["id"] for row in manifest]}, snakemake.output.images)
 with open(snakemake.output.manifest, "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=["id", "source", "sha256"])

@@ -10,8 +10,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 settings = snakemake.params.settings
 set_torch_threads(settings["threads"], snakemake.threads, sys.stderr)
 unavailable = unavailable_metrics(json.load(open(snakemake.input.weights)))
-# one task, or (metrics_jobs: per_dataset) every task of the dataset, in the order of the outputs
-outputs = zip(settings["shards"].items(), snakemake.output.per_image, snakemake.output.per_set, snakemake.output.png)
+# one task, or (metrics_jobs: per_dataset) every task of the dataset, in the order of the outputs; a
+# tuning sweep's job scores per image only (no set metrics, no PNGs)
+tasks = len(settings["shards"])
+outputs = zip(settings["shards"].items(), snakemake.output.per_image, snakemake.output.get("per_set", [None] * tasks),
+              snakemake.output.get("png", [None] * tasks))
 for (task, shards), per_image_file, per_set_file, png_dir in outputs:
     per_image, per_set = score_task(
         snakemake.input.images, shards, dict(dataset=snakemake.wildcards.dataset, task=task), settings["per_image"],
@@ -20,4 +23,5 @@ for (task, shards), per_image_file, per_set_file, png_dir in outputs:
         log=lambda message: print(message, file=sys.stderr),
     )
     per_image.to_csv(per_image_file, index=False)
-    per_set.to_csv(per_set_file, index=False)
+    if per_set_file:
+        per_set.to_csv(per_set_file, index=False)

@@ -4,6 +4,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import yaml
 
 from spgd.reporting.images import IMAGES_SHOWN, task_grid
 from spgd.reporting.report import render
@@ -19,7 +20,12 @@ if len(pd.read_csv(inputs.ablations)):
     figures["Ablations"] = Path(inputs.ablation_plot).read_bytes()
 for dataset, path in zip(params.angle_datasets, inputs.angle_figures):
     figures[f"Gradient angles: {dataset}"] = Path(path).read_bytes()
+tuning = None
+if inputs.tuning:  # selected.yaml, stability.csv, stability.png
+    selected, stability, plot = inputs.tuning
+    tuning = dict(choices=yaml.safe_load(Path(selected).read_text())["choices"], stability=pd.read_csv(stability))
+    figures["Step-size sweep: mean PSNR against the step size"] = Path(plot).read_bytes()
 Path(snakemake.output[0]).write_text(render(
     params.config, params.samplers, pd.read_csv(inputs.tidy), pd.read_csv(inputs.cost), read_json(inputs.sampling),
     image_grids, figures, read_json(inputs.weights), read_json(inputs.external_inputs),
-    read_published(inputs.published[0]) if inputs.published else None))
+    read_published(inputs.published[0]) if inputs.published else None, pd.read_csv(inputs.claims), tuning))

@@ -8,6 +8,7 @@ from spgd.devices import set_torch_threads
 from spgd.pipeline.files import read_result, shard_indices
 from spgd.pipeline.steps import restore_shard
 from spgd.samplers.base import TRACE_COLUMNS
+from spgd.tuning import read_selected, with_selected
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 settings = snakemake.params.settings
@@ -16,7 +17,13 @@ measured = read_result(snakemake.input.measurements, ("y", "ids", "image_shape")
 channels, image_size = measured["image_shape"][0], measured["image_shape"][-1]
 index = shard_indices(len(measured["ids"]), int(snakemake.wildcards.shard), settings["shard_size"])
 ids = [measured["ids"][i] for i in index]
-outputs = zip(settings["samplers"], settings["traced"], snakemake.output.restored, snakemake.output.stats,
+samplers = settings["samplers"]
+if snakemake.input.get("selected"):  # hyperparameters: tuned
+    chosen = read_selected(snakemake.input.selected)
+    samplers = [spec if base is None else with_selected(spec, snakemake.wildcards.dataset, snakemake.wildcards.task,
+                                                        chosen, base)
+                for spec, base in zip(samplers, settings["tuned_as"])]
+outputs = zip(samplers, settings["traced"], snakemake.output.restored, snakemake.output.stats,
               snakemake.output.trace)
 # one sampler per job, or (sample_jobs: per_task) every sampler of the task, one after the other
 for sampler, traced, restored_file, stats_file, trace_file in outputs:
