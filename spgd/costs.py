@@ -178,8 +178,10 @@ _COUNTED: dict[str, EvaluationCost] = {}
 
 def prior_cost(spec: dict, image_shape: tuple) -> EvaluationCost:
     """``evaluation_cost`` of the configured prior ``spec`` (no weight file read); counted once per
-    process for each prior and shape (the plan asks per table)."""
-    key = json.dumps([spec, list(image_shape)], sort_keys=True, default=str)
+    process for each network structure and shape (the plan asks per table; checkpoints of one
+    architecture cost the same)."""
+    structure = {key: spec.get(key) for key in ("type", "architecture", "side", "network_batch")}
+    key = json.dumps([structure, list(image_shape)], sort_keys=True, default=str)
     if key not in _COUNTED:
         _COUNTED[key] = evaluation_cost(structure_of(spec), tuple(image_shape))
     return _COUNTED[key]
