@@ -164,6 +164,8 @@ def test_the_report_shows_the_stability_table_the_plot_and_the_claims(tuned_run)
     report = (tuned_run / "reports/report.html").read_text()
     assert "<h2>Step-size sweep and stability</h2>" in report and "<h2>The paper's claims</h2>" in report
     assert "<h2>Step-size sweep: mean PSNR against the step size</h2>" in report and "<b>tuned</b>" in report
+    assert ("This sweep: dps, spgd on gaussian_blur, at 0.25, 1, 4 times the configured step size; synthetic: 2 "
+            "validation images (mixture_samples, from 2); 2 repeats each; chosen by mean PSNR.") in report
 
 
 def test_validation_images_equal_to_test_images_are_refused_naming_them(tmp_path):
@@ -186,3 +188,27 @@ def test_check_disjoint_names_every_shared_image():
     check_disjoint(test, [dict(id="c", sha256="cc")])
     with pytest.raises(OverlapError, match="2 validation image.*v1 = test image a, v2 = test image b"):
         check_disjoint(test, [dict(id="v1", sha256="aa"), dict(id="v2", sha256="BB"), dict(id="v3", sha256="dd")])
+
+
+def test_the_paper_tuning_overlay_needs_its_validation_folders_placed_by_hand(tmp_path):
+    """config/paper_tuning.yaml merged into config/paper.yaml: checked, and its validation folders,
+    which have no source, stop even a dry run, named with their config keys."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from spgd.pipeline.validation import checked
+    from spgd.tuning import tuning_plan
+    from test_workflow import ROOT, snakemake
+
+    config = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    update_config(config, yaml.safe_load((ROOT / "config/paper_tuning.yaml").read_text()))
+    plan = tuning_plan(config, checked(config)[0])
+    spgd = [point.step_size("box_inpainting") for point in plan.points["spgd"]]
+    dps = [point.step_size("hdr") for point in plan.points["dps"]]
+    # paper.yaml's untuned values, SPGD lr 1.0 and DPS zeta 0.3, times 1/4 ... 4
+    assert spgd == [0.25, 0.5, 1.0, 2.0, 4.0] and dps == pytest.approx([0.075, 0.15, 0.3, 0.6, 1.2])
+    result = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config/paper.yaml"),
+                       str(ROOT / "config/paper_tuning.yaml"), configfile=ROOT / "config/paper.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "missing inputs without a configured source" in output
+    assert "tuning.validation.ffhq.path" in output and "tuning.validation.imagenet.path" in output

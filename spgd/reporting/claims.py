@@ -229,7 +229,7 @@ def stability_claim(stability: pd.DataFrame | None, spgd: str | None, dps: str |
                   by_sampler[spgd][column].set_axis(by_sampler[spgd].index.map("/".join)),
                   by_sampler[dps][column].set_axis(by_sampler[dps].index.map("/".join)), higher)
              for column, higher in (("stable_width", True), ("divergence_rate", False), ("seed_spread", False))]
-    return judged("d", text, pairs, comparison, unit="swept (dataset, task)s")
+    return judged("d", text, pairs, comparison, unit="swept tasks")
 
 
 CLAIM_COLUMNS = ["claim", "text", "claim_verdict", "evidence", "label", "n", "difference", "p", "p_adjusted", "verdict"]

@@ -131,11 +131,22 @@ def _tuning(config: dict, tuning: dict | None) -> dict:
     "stability": ``spgd.tuning.stability_table``})."""
     used = config.get("hyperparameters", "configured")
     if not tuning:
-        return dict(used=used, choices=[], stability=[])
+        return dict(used=used, choices=[], stability=[], sweep="")
+    section = config["tuning"]  # schema defaults filled
+    grid = f"{', '.join(f'{f:g}' for f in section['factors'])} times the configured step size"
+    if section["values"]:
+        grid += " (explicit values for " + ", ".join(section["values"]) + ")"
+    sweep = (f"This sweep: {', '.join(section.get('samplers', config['samplers']))} on "
+             f"{', '.join(section.get('tasks', config['tasks']))}, at {grid}; "
+             + "; ".join(f"{dataset}: {spec.get('count', 'all')} validation images ({spec['kind']}, from "
+                         f"{spec['start']})" for dataset, spec in section["validation"].items())
+             + f"; {section['repeats']} repeats each; chosen by mean {LABELS[section['metric']]}."
+             + (f" {section['note']}" if section.get("note") else ""))
     ends = {"": "", "low": " (open at the low end)", "high": " (open at the high end)", "both": " (open at both ends)"}
+    open_end = lambda row: row.open if isinstance(row.open, str) else ""  # an empty CSV field reads as NaN
     width = lambda row: "n/a" if pd.isna(row.stable_width) else (
-        ("≥ " if row.open else "") + f"{row.stable_width:g}" + ends[row.open if isinstance(row.open, str) else ""])
-    return dict(used=used,
+        ("≥ " if open_end(row) else "") + f"{row.stable_width:g}" + ends[open_end(row)])
+    return dict(used=used, sweep=sweep,
                 choices=[(c["dataset"], c["task"], c["sampler"], c["parameter"], f"{c['configured']:g}",
                           f"{c['selected']:g}", ", ".join(f"{g:g}: {'diverged' if s is None else f'{s:.2f}'}"
                                                           for g, s in zip(c["grid"], c["scores"])))
