@@ -72,8 +72,21 @@ def test_an_adm_ablation_of_dps_gm_sets_its_parameter():
     assert specs["gm_adm=off"].build(None, "sr4").gradient_management().adm == "off"
 
 
+# overlays: merged into their base config by a second --configfile (their first line says so)
+OVERLAYS = {"paper_tuning.yaml": "paper.yaml"}
+
+
 @pytest.mark.parametrize("path", sorted(SCHEMA.parents[2].glob("config/**/*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_passes_the_checks(path):
-    from spgd.pipeline.validation import load_config
+    from snakemake.utils import update_config
 
-    assert load_config(path)["samplers"]
+    from spgd.pipeline.validation import checked, load_config, read_yaml
+
+    if path.name not in OVERLAYS:
+        assert load_config(path)["samplers"]
+        return
+    config = read_yaml(path.with_name(OVERLAYS[path.name]))
+    update_config(config, read_yaml(path))
+    assert f"--configfile config/{OVERLAYS[path.name]} config/{path.name}" in path.read_text().splitlines()[0]
+    specs, _ = checked(config, [path.with_name(OVERLAYS[path.name]), path])
+    assert config["hyperparameters"] == "tuned" and set(config["tuning"]["samplers"]) <= set(specs)

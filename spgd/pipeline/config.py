@@ -104,13 +104,18 @@ def prior_of(config: dict, dataset: str) -> dict:
 
 def image_count(config: dict, dataset: str) -> int:
     """Images of ``dataset``: its ``count``, else those in its folder from ``start`` on."""
-    spec = config["datasets"][dataset]
+    return entry_image_count(config["datasets"][dataset], f"datasets.{dataset}")
+
+
+def entry_image_count(spec: dict, where: str) -> int:
+    """Images of the dataset entry ``spec`` at config path ``where`` (of ``datasets`` or
+    ``tuning.validation``): its ``count``, else those in its folder from ``start`` on."""
     if "count" in spec:
         return spec["count"]
     from ..data import list_images
 
     if not Path(spec["path"]).is_dir():
-        raise ValueError(f"config datasets.{dataset}.path: folder {spec['path']} does not exist "
+        raise ValueError(f"config {where}.path: folder {spec['path']} does not exist "
                          "(give 'count' to plan the DAG without the images)")
     return len(list_images(spec["path"])) - spec.get("start", 0)
 

@@ -305,8 +305,10 @@ def sweep_tasks(dataset):
     return TUNING.tasks[dataset]
 
 
+@functools.cache
 def sweep_shards(dataset):
-    return list(range(math.ceil(TUNING.validation[dataset]["count"] / config["shard_size"])))
+    count = configuration.entry_image_count(TUNING.validation[dataset], f"tuning.validation.{dataset}")
+    return list(range(math.ceil(count / config["shard_size"])))
 
 
 def sweep_sample_outputs(key):

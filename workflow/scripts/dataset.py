@@ -4,10 +4,10 @@ import sys
 import torch
 
 from spgd.data import image_folder, mixture_samples
-from spgd.pipeline.files import read_manifest
-from spgd.tuning import check_disjoint
 from spgd.demo.photos import held_out_views
+from spgd.pipeline.files import read_manifest
 from spgd.priors import make_prior
+from spgd.tuning import check_disjoint
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 settings = snakemake.params.settings
