@@ -71,16 +71,15 @@ def sweep_points(spec: SamplerSpec, factors=FACTORS, values=None) -> list[SweepP
 def point_scores(per_image: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per (dataset, task, sampler, step_size) of a sweep's per-image scores (columns dataset, task,
     sampler, step_size, image, repeat, diverged, metric, value): the mean over images of each image's
-    mean over its repeats, the number of restorations, and how many diverged. A diverged
-    restoration has no value; its point counts as diverged (``select`` never picks it)."""
-    rows = per_image[per_image["metric"] == metric]
-    keys = ["dataset", "task", "sampler", "step_size"]
-    alive = rows[~rows["diverged"].astype(bool)]
-    image_means = alive.groupby([*keys, "image"], sort=False)["value"].mean()
-    scores = image_means.groupby(level=keys, sort=False).mean().rename("score")
-    counts = rows.groupby(keys, sort=False).agg(restorations=("diverged", "size"),
-                                                 diverged=("diverged", lambda d: int(d.astype(bool).sum())))
-    return counts.join(scores).reset_index()
+    mean over its repeats (``score``, ``spgd.tuning.stability.profile``'s mean), the number of
+    restorations, and how many diverged. A diverged restoration has no value; its point counts as
+    diverged (``select`` never picks it)."""
+    from .stability import profile
+
+    points = profile(per_image, metric)
+    diverged = (points["divergence_rate"] * points["restorations"]).round().astype(int)
+    return points.assign(score=points["mean"], diverged=diverged)[
+        ["dataset", "task", "sampler", "step_size", "restorations", "diverged", "score"]]
 
 
 @dataclasses.dataclass(frozen=True)
