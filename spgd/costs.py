@@ -11,8 +11,8 @@ products; elementwise work is not counted). Memory is counted for one and two bl
 network (``Prior.network_batch`` images), so that a part that does not grow with the batch is told
 apart from the per-image part; FLOPs per image of one block.
 
-Checked against PyTorch's profiler on the CPU (``tests/test_costs.py``): within 5 % for the FFHQ and
-ImageNet UNets at 64 px, batch 1 and 4. A GPU adds what this does not see: the CUDA context,
+Checked against PyTorch's profiler on the CPU (``tests/test_costs.py``): within 5 % for the FFHQ UNet at
+64 px and the ImageNet one at 32 px (a block of 4 images). A GPU adds what this does not see: the CUDA context,
 cuDNN's workspaces, the caching allocator's rounding; ``fitting_batch`` leaves room for them.
 """
 

@@ -60,15 +60,20 @@ def test_paper_batches_fit_the_gpu():
     assert list(memory["batch_80gib"]) == [40, 12] and list(memory["batch_24gib"]) == [12, 0]
 
 
-def test_plan_command_line(tmp_path):
-    command = [sys.executable, "-m", "spgd.pipeline.plan", "--configfile", str(ROOT / "config/paper.yaml"),
-               "--gpu-memory", "80", "--csv", str(tmp_path / "plan.csv")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "total" in result.stdout and "spgd_no_warmup" in result.stdout and "batch_80gib" in result.stdout
-    assert "device 'cuda' is not here: no device-hours measured" in result.stdout  # this machine has no GPU
+def test_plan_command_line(tmp_path, capsys):
+    """In this process (the counts at 256 px are cached by the test above; a second interpreter would
+    count them again), plus the module's entry point in one of its own."""
+    arguments = ["--configfile", str(ROOT / "config/paper.yaml"), "--gpu-memory", "80"]
+    plan_module.main([*arguments, "--csv", str(tmp_path / "plan.csv")])
+    out = capsys.readouterr().out
+    assert "total" in out and "spgd_no_warmup" in out and "batch_80gib" in out
+    assert "device 'cuda' is not here: no device-hours measured" in out  # this machine has no GPU
     assert pd.read_csv(tmp_path / "plan.csv")["device_hours"].isna().all()
-    bad = subprocess.run([*command[:-2], "--batch", "0"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "--batch must be >= 1, got 0" in bad.stderr
-    bad = subprocess.run([*command[:-4], "--gpu-memory", "-1"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "--gpu-memory must be > 0, got -1" in bad.stderr
+    for bad, message in ((["--batch", "0"], "--batch must be >= 1, got 0"),
+                         (["--gpu-memory", "-1"], "--gpu-memory must be > 0, got -1")):
+        with pytest.raises(SystemExit) as stopped:
+            plan_module.main([*arguments[:2], *bad])
+        assert stopped.value.code != 0 and message in capsys.readouterr().err
+    result = subprocess.run([sys.executable, "-m", "spgd.pipeline.plan", "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "--gpu-memory GIB" in result.stdout, result.stderr
