@@ -71,7 +71,7 @@ def claimed_device(requested: str):
         yield device
         return
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(count)))).split(",")[:count]
-    with claim_gpu(visible) as index:
+    with claim_gpu(visible, GPU_LOCK_DIR) as index:
         yield torch.device("cuda", index)
 
 

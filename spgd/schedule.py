@@ -1,4 +1,4 @@
-"""Noise schedules and step-size decay shared by the samplers (spec sections 1, 2 and 4)."""
+"""Noise schedules and step-size decay shared by the samplers (docs/method.md: Priors, Noise schedule)."""
 
 from __future__ import annotations
 

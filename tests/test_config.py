@@ -7,7 +7,7 @@ import yaml
 from spgd.metrics import METRICS
 from spgd.operators import TASKS
 from spgd.pipeline.config import SCHEMA, SamplerSpec, adm_variants, sampler_specs
-from spgd.samplers import VARIANTS
+from spgd.samplers import VARIANTS, make_sampler
 
 BASE = {"variant": "spgd_adm", "params": {"steps": 4, "lr": 1.0}, "task_params": {"sr4": {"lr": 7.0}, "hdr": {"beta": 0.5}}}
 
@@ -40,10 +40,12 @@ def test_ablation_points_follow_the_rules_of_each_parameter():
     assert list(specs)[:1] == ["base"]
 
 
-def test_the_adm_variants_come_from_the_variant_table():
+def test_the_adm_variants_come_from_the_variant_table(gmm):
     assert adm_variants() == {"released": "spgd", "applied": "spgd_adm", "off": "spgd_no_adm"}
-    for mode, variant in adm_variants().items():
-        assert VARIANTS[variant] == ("spgd", {"adm": mode})
+    # what each name builds (docs/method.md, SPGD): its ADM mode, and one warm-up step for "no warm-up"
+    built = {name: make_sampler(name, gmm) for name in VARIANTS if name.startswith("spgd")}
+    assert {name: (sampler.adm, sampler.warmup) for name, sampler in built.items()} == {
+        "spgd": ("released", 5), "spgd_adm": ("applied", 5), "spgd_no_adm": ("off", 5), "spgd_no_warmup": ("released", 1)}
 
 
 @pytest.mark.parametrize("ablations, message", [

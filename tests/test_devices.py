@@ -5,6 +5,7 @@ import multiprocessing
 import pytest
 import torch
 
+from spgd import devices
 from spgd.devices import claim_gpu, claimed_device
 
 
@@ -43,10 +44,31 @@ def test_a_claim_held_by_another_process_is_respected_and_freed_when_it_dies(tmp
         worker.join(timeout=60)
 
 
-def test_cpu_and_explicit_devices_are_used_as_configured():
+def test_cpu_and_explicit_devices_are_used_as_configured(monkeypatch):
     with claimed_device("cpu") as device:
         assert device == torch.device("cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
-            with claimed_device("cuda"):
-                pass
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # whether or not this machine has a GPU
+    with pytest.raises(RuntimeError, match="device 'cuda:1' was configured but CUDA is not available"):
+        with claimed_device("cuda:1"):
+            pass
+
+
+def test_cuda_k_pins_the_gpu_and_cuda_claims_one_of_the_visible_ones(monkeypatch, tmp_path):
+    """CUDA faked: three GPUs visible. No CUDA call is made (torch.device only names the device)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(devices, "GPU_LOCK_DIR", tmp_path)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with claimed_device("cuda:2") as pinned:  # cuda:K: as configured, no lock
+        assert pinned == torch.device("cuda", 2) and not list(tmp_path.iterdir())
+    with claimed_device("cuda") as first, claimed_device("cuda") as second:  # two jobs at once: two GPUs
+        assert (first, second) == (torch.device("cuda", 0), torch.device("cuda", 1))
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu-0.lock", "gpu-1.lock"]
+    # CUDA_VISIBLE_DEVICES 5,7,9: torch numbers them 0, 1, 2; the locks name the physical GPUs
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7,9")
+    with claimed_device("cuda") as first, claimed_device("cuda") as second:
+        assert (first, second) == (torch.device("cuda", 0), torch.device("cuda", 1))
+        assert {"gpu-5.lock", "gpu-7.lock"} <= {p.name for p in tmp_path.iterdir()}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # one GPU: used as it is, no lock
+    with claimed_device("cuda") as only:
+        assert only == torch.device("cuda")

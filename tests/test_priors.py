@@ -25,7 +25,7 @@ def brute_force_denoiser(gmm: GaussianMixture, x: torch.Tensor, sigma: float) ->
 
 @pytest.mark.parametrize("sigma", [0.01, 0.3, 5.0, 80.0])
 def test_gmm_denoiser_is_exact(gmm, sigma):
-    x = gmm.sample(4, torch.Generator().manual_seed(0)) + sigma * torch.randn(4, *gmm.shape)
+    x = gmm.sample(4, torch.Generator().manual_seed(0)) + sigma * torch.randn(4, *gmm.shape, generator=torch.Generator().manual_seed(1))
     # tolerance: the prior computes in float32 (outputs of order 1, rounding ~1e-7 per operation, a few hundred
     # operations); the reference in float64; 1e-5 allows that accumulation, not a wrong formula (errors of order 1e-2
     # and up)
@@ -95,7 +95,7 @@ def test_adm_checkpoint_loads_strictly_and_is_frozen(random_ffhq_checkpoint):
 
 def test_adm_vp_preconditioning(random_ffhq_checkpoint):
     prior = ADMPrior(str(random_ffhq_checkpoint), "ffhq")
-    x = torch.randn(2, 3, 32, 32)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     sigma = 2.5
     c_noise = 999 * vp_time(sigma).item()
     with torch.no_grad():
@@ -113,7 +113,7 @@ def test_adm_vp_preconditioning(random_ffhq_checkpoint):
 
 def test_adm_gradient_reaches_the_input_not_the_weights(random_ffhq_checkpoint):
     prior = ADMPrior(str(random_ffhq_checkpoint), "ffhq")
-    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     prior.denoise(x, 1.0).square().sum().backward()
     assert x.grad is not None and all(p.grad is None for p in prior.parameters())
 

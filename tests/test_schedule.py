@@ -7,11 +7,12 @@ from spgd.schedule import (annealing_sigmas, ddpm_betas, euler_factors, linear_d
                            vp_sigma, vp_time)
 
 
-def test_annealing_sigmas_match_spec_numbers():
+def test_annealing_sigmas_match_values_worked_by_hand():
     s = annealing_sigmas(100)
     assert len(s) == 101 and s[0].item() == pytest.approx(100) and s[-1] == 0
-    # tolerance: 95.6484 is sigma_1 of the K = 100 schedule rounded to 4 decimals (worked by hand from the formula);
-    # abs 1e-3 covers that rounding only
+    # sigma_1 of K = 100 (docs/method.md, Noise schedule), worked on a calculator: 100^(1/7) = 1.930698,
+    # 0.1^(1/7) = 0.719686, so sigma_1 = (1.930698 + (0.719686 - 1.930698) / 99)^7 = 1.918465^7 = 95.6484.
+    # tolerance: those 7-digit intermediates carry ~1e-6 relative error, times 7 for the power: ~1e-3 absolute
     assert s[1].item() == pytest.approx(95.6484, abs=1e-3)
     # tolerance: float64: (0.1 ** (1/7)) ** 7 returns 0.1 to a few ulp (2e-17); 1e-12 relative leaves 1e4 times that
     assert s[-2].item() == pytest.approx(0.1, rel=1e-12)
@@ -26,9 +27,11 @@ def test_euler_factor_is_the_ratio_form():
 
 
 def test_linear_lr_decay():
+    """SR's lr 7 over K = 100 steps down to 1 % (docs/method.md): the values worked by hand."""
     assert linear_decay(7.0, 0, 100, 0.01) == 7.0
-    assert linear_decay(7.0, 50, 100, 0.01) == pytest.approx(7.0 * (1 - 0.5 * 0.99))
-    assert linear_decay(7.0, 99, 100, 0.01) == pytest.approx(7.0 * (1 - 0.99 * 0.99))
+    assert linear_decay(7.0, 50, 100, 0.01) == pytest.approx(3.535)  # halfway: 7 (1 - 0.5 x 0.99)
+    assert linear_decay(7.0, 99, 100, 0.01) == pytest.approx(0.1393)  # last step: 7 (1 - 0.99 x 0.99), above 0.07
+    assert linear_decay(7.0, 99, 100, 1.0) == 7.0  # lr_min_ratio 1: constant
 
 
 def test_vp_time_inverts_and_matches_ddpm_schedule():

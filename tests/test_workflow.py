@@ -4,8 +4,11 @@ missing inputs and fetching (bad configs: test_validation.py)."""
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +24,31 @@ TINY = ROOT / "config" / "test" / "tiny.yaml"
 LOCAL_ENV = {**os.environ, "PATH": f"{ROOT / 'tests' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def snakemake(workdir, *args, configfile=TINY, timeout=600):
+def snakemake(workdir, *args, configfile=TINY, timeout=600, env=None):
+    """Snakemake on ``workdir`` with ``configfile``; ``env``: variables set for this run only."""
     command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
                "--configfile", str(configfile), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=LOCAL_ENV)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**LOCAL_ENV, **(env or {})})
 
 
 def job_counts(output: str) -> dict:
     """Parse the 'Job stats' table of a dry run."""
     block = output.split("Job stats:")[1].split("\n\n")[0] if "Job stats:" in output else ""
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M) if m.group(1) != "total"}
+
+
+def planned_jobs(output: str) -> list[dict]:
+    """The jobs a dry run lists, each with its rule and the first word of its ``output``, ``reason``
+    and ``resources`` lines (Snakemake's own account of why and with what it would run the job)."""
+    jobs = []
+    for block in re.split(r"^(?:local)?rule ", output, flags=re.M)[1:]:
+        job = {"rule": block.split(":", 1)[0]}
+        for key in ("output", "reason", "resources"):
+            line = re.search(rf"^\s+{key}: (.*)$", block, re.M)
+            job[key] = line.group(1) if line else ""
+        job["output"] = job["output"].split(",")[0]
+        jobs.append(job)
+    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -124,20 +142,78 @@ def test_a_tuning_sweep_with_configured_step_sizes_reruns_no_test_job(tiny_run, 
 def test_second_run_does_nothing_and_a_deleted_output_reruns_only_its_dependents(tiny_run):
     again = snakemake(tiny_run, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
-    shard = tiny_run / "results/samples/synthetic/random_inpainting/dps/shard1.pt"
-    kept = shard.read_bytes()
+    expected = {"random_inpainting/dps": {"sample": 1, "metrics": 1, "tables": 1, "claims": 1, "report_html": 1,
+                                          "all": 1},
+                # a traced run also feeds the angle figure
+                "gaussian_blur/spgd": {"sample": 1, "metrics": 1, "tables": 1, "claims": 1, "angle_figure": 1,
+                                       "report_html": 1, "all": 1}}
+    for run, jobs in expected.items():
+        shard = tiny_run / f"results/samples/synthetic/{run}/shard1.pt"
+        aside = shard.rename(shard.with_suffix(".aside"))  # moved back, bytes and time stamp, for the other tests
+        try:
+            dry = snakemake(tiny_run, "-n")
+        finally:
+            aside.rename(shard)
+        assert job_counts(dry.stdout + dry.stderr) == jobs, run
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    """A copy of a finished run (files, time stamps and Snakemake's records), to change freely."""
+    workdir = tmp_path / "run"
+    shutil.copytree(run, workdir, symlinks=True)
+    return workdir
+
+
+def test_a_sample_job_killed_mid_write_is_redone_and_nothing_else(tiny_run, tmp_path):
+    """Snakemake and a sample job killed together (a lost session, a crashed node) leave the job
+    marked incomplete, here with half its shard written, and the folder locked; after
+    ``snakemake --unlock`` the next run (rerun-incomplete: profiles/default) plans exactly that job
+    and its dependents, and the job, run again, writes the shard as before."""
+    workdir = copy_of(tiny_run, tmp_path)
+    shard = workdir / "results/samples/synthetic/random_inpainting/dps/shard1.pt"
+    original = shard.read_bytes()
     shard.unlink()
-    dry = snakemake(tiny_run, "-n")
-    assert job_counts(dry.stdout + dry.stderr) == {"sample": 1, "metrics": 1, "tables": 1, "claims": 1, "report_html": 1,
-                                                   "all": 1}
-    shard.write_bytes(kept)  # leave the run complete for the other tests
-    traced = tiny_run / "results/samples/synthetic/gaussian_blur/spgd/shard1.pt"
-    kept = traced.read_bytes()
-    traced.unlink()
-    dry = snakemake(tiny_run, "-n")  # a traced run also feeds the angle figure
-    assert job_counts(dry.stdout + dry.stderr) == {
-        "sample": 1, "metrics": 1, "tables": 1, "claims": 1, "angle_figure": 1, "report_html": 1, "all": 1}
-    traced.write_bytes(kept)
+    marks = workdir / ".snakemake" / "incomplete"
+    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
+               "--configfile", str(TINY)]
+    running = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=LOCAL_ENV,
+                               start_new_session=True)
+    try:  # Snakemake marks the job before it starts it; the job then needs a second or more to import torch
+        deadline = time.monotonic() + 120
+        while not [p for p in marks.glob("*") if p.name != "migration_underway"]:
+            assert running.poll() is None and time.monotonic() < deadline, "the sample job never started"
+            time.sleep(0.01)
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
+    shard.write_bytes(original[: len(original) // 2])  # what a kill during the write leaves
+    dry = snakemake(workdir, "-n")
+    output = dry.stdout + dry.stderr
+    assert dry.returncode == 0, output[-3000:]
+    assert [job["output"] for job in planned_jobs(output) if job["rule"] == "sample"] == [
+        "results/samples/synthetic/random_inpainting/dps/shard1.pt"]
+    assert job_counts(output) == {"sample": 1, "metrics": 1, "tables": 1, "claims": 1, "report_html": 1, "all": 1}
+    assert snakemake(workdir, "--unlock").returncode == 0
+    result = snakemake(workdir, "--until", "sample")  # the dependents are the dry run's account above
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr) == {"sample": 1} and shard.read_bytes() == original
+
+
+def test_two_samplers_with_equal_settings_write_byte_identical_shards(tiny_run, tmp_path):
+    """Sampler noise comes from the seed, the task and the image, never from the sampler's name
+    (common random numbers): a copy of spgd under another name restores every image bit for bit."""
+    workdir = copy_of(tiny_run, tmp_path)
+    config = yaml.safe_load(TINY.read_text())
+    config["samplers"]["spgd_twin"] = config["samplers"]["spgd"]
+    del config["tasks"]["random_inpainting"]  # one task is enough: the twin's 2 jobs run, nothing else
+    (tmp_path / "twin.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(workdir, "--until", "sample", configfile=tmp_path / "twin.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr) == {"sample": 2}  # the twin's: spgd's jobs are as they were
+    for task in config["tasks"]:
+        for shard in (0, 1):
+            folder = workdir / "results/samples/synthetic" / task
+            assert (folder / f"spgd_twin/shard{shard}.pt").read_bytes() == (folder / f"spgd/shard{shard}.pt").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +318,8 @@ def test_the_preflight_job_stops_the_run_before_any_sample_job(tmp_path, change,
     change(config, truncated)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = snakemake(tmp_path, configfile=path)
+    # no GPU visible to the jobs, so that "no GPU" holds on a machine with one too
+    result = snakemake(tmp_path, configfile=path, env={"CUDA_VISIBLE_DEVICES": ""})
     log = (tmp_path / "logs/preflight/photos.log").read_text()
     assert result.returncode != 0 and message in log, log[-2000:]
     if "checkpoint" in config["prior"]:
@@ -396,6 +473,26 @@ def test_angle_traces_and_figure(tiny_run):
     assert len(untraced) == 0 and "angle_prior_likelihood" in untraced.columns
     assert (tiny_run / "results/figures/angles_synthetic.png").stat().st_size > 1000
     assert "Gradient angles: synthetic" in (tiny_run / "reports/report.html").read_text()
+
+
+def test_a_retried_sample_job_asks_for_more_runtime(tmp_path, monkeypatch):
+    """A sample job asks for 60 minutes at its first attempt (the dry run's account) and 60 more at
+    each retry (profiles/slurm retries a failed job twice), as Snakemake evaluates the rule for it."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    dry = snakemake(tmp_path, "-n", "--until", "sample")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    runtimes = {re.search(r"runtime=(\d+)", job["resources"]).group(1)
+                for job in planned_jobs(dry.stdout + dry.stderr) if job["rule"] == "sample"}
+    assert runtimes == {"60"}
+    assert yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["retries"] == 2
+    monkeypatch.setenv("PATH", LOCAL_ENV["PATH"])  # the Slurm plugin's scontrol, as for the subprocesses
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=ROOT / "Snakefile",
+                                config_settings=ConfigSettings(configfiles=[TINY]), workdir=tmp_path)
+        runtime = workflow._workflow.get_rule("sample").resources["runtime"]  # Snakemake 9.27's rule object
+        assert [runtime.evaluate({}, attempt=attempt).value for attempt in (1, 2, 3)] == [60, 120, 180]
 
 
 def test_snakemake_report_with_captions(tiny_run):

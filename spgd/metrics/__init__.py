@@ -1,4 +1,4 @@
-"""Image-quality metrics (spec section 6), each named for what it is.
+"""Image-quality metrics (docs/method.md, Metrics), each named for what it is.
 
 Per image: ``psnr``, ``ssim`` (Wang et al., Gaussian window 11 / std 1.5), ``lpips_alex`` and
 ``lpips_vgg`` (the standard ``lpips`` package), ``lpips_vgg_avgpool`` (the variant upstream

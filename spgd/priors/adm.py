@@ -1,4 +1,4 @@
-"""Pixel-space DDPM checkpoints (guided-diffusion UNet) as an EDM denoiser (spec section 1).
+"""Pixel-space DDPM checkpoints (guided-diffusion UNet) as an EDM denoiser (docs/method.md, Priors).
 
 ``ffhq``: DPS's ``ffhq_10m.pt``; ``imagenet``: OpenAI's ``256x256_diffusion_uncond.pt``. deepinv's
 ``DiffUNet`` has exactly their architecture. The epsilon network becomes a denoiser through VP

@@ -34,7 +34,7 @@ TRACE_COLUMNS = ["image", "level", "step", "inner", "sigma", "loss", "angle_prio
 
 
 class AngleTrace:
-    """Loss and the three gradient angles of spec section 7, per image, for each recorded update.
+    """Loss and the three gradient angles of the paper's Figure 1 (docs/method.md), per image, for each recorded update.
 
     ``record(level, step, inner, sigma, loss, prior_update, likelihood_update)`` stores
     angle(g_d, g_l), angle(g_l, previous g_l) and angle(g_d, previous g_d); previous vectors and

@@ -1,4 +1,4 @@
-"""DAPS-1K (spec section 4): decoupled annealing. At each noise level: an x0 estimate by a short
+"""DAPS-1K (docs/method.md, DAPS): decoupled annealing. At each noise level: an x0 estimate by a short
 probability-flow ODE (no gradient), Langevin dynamics on x0 for the measurement given that
 estimate (no network gradient), then re-noising to the next level."""
 

@@ -1,4 +1,4 @@
-"""DPS (spec section 4): DDPM ancestral sampling with a gradient step on ||y - A(x0_hat(x_t))||
+"""DPS (docs/method.md, DPS): DDPM ancestral sampling with a gradient step on ||y - A(x0_hat(x_t))||
 (the norm, not squared) taken per image; x0_hat clamped to [-1, 1]; learned-range variance where
 the prior gives one, else the DDPM posterior variance; no noise at the last step.
 

@@ -1,4 +1,4 @@
-"""Gradient management (spec section 3), one implementation for every sampler that uses it: at a
+"""Gradient management (docs/method.md, SPGD), one implementation for every sampler that uses it: at a
 fixed noise level, N likelihood-gradient iterations (the warm-up) on the noisy state, each step
 optionally smoothed by adaptive directional momentum (ADM), with a step size that decays linearly
 over the outer steps. SPGD uses it inside its Euler annealing, DPS-GM inside DDPM sampling.

@@ -1,4 +1,4 @@
-"""SPGD (spec section 3): Euler annealing on the EDM schedule with N likelihood-gradient warm-up
+"""SPGD (docs/method.md, SPGD): Euler annealing on the EDM schedule with N likelihood-gradient warm-up
 steps at each noise level, optionally smoothed by adaptive directional momentum (ADM); the warm-up
 and ADM are ``spgd.samplers.gradient_management``.
 
