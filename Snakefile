@@ -3,6 +3,9 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+
+report: "workflow/report/workflow.rst"
+
 # Default config: config/config.yaml (demo settings). Paper settings: --configfile config/paper.yaml.
 
 # The embedded default applies only when no --configfile is given: Snakemake would otherwise

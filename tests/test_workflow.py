@@ -495,7 +495,28 @@ def test_a_retried_sample_job_asks_for_more_runtime(tmp_path, monkeypatch):
         assert [runtime.evaluate({}, attempt=attempt).value for attempt in (1, 2, 3)] == [60, 120, 180]
 
 
-def test_snakemake_report_with_captions(tiny_run):
-    result = snakemake(tiny_run, "--report", "snakemake_report.zip")
+def test_snakemake_report_labels_each_file_by_dataset_and_task(tiny_run, tmp_path):
+    """Snakemake's provenance report: the workflow's description (workflow/report/workflow.rst) with
+    the run's datasets, tasks and samplers, every file marked report() with its labels, and captions
+    that name the dataset and the task they show."""
+    import zipfile
+
+    result = snakemake(tiny_run, "--report", str(tmp_path / "report.zip"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tiny_run / "snakemake_report.zip").stat().st_size > 10_000
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        html = archive.read(next(name for name in archive.namelist() if name.endswith("report.html"))).decode()
+    text = re.sub(r"(\\n|\s)+", " ", html)  # captions are wrapped: compare words, not line breaks
+    assert ("on the datasets synthetic, the tasks random_inpainting, gaussian_blur and the samplers spgd, dps"
+            in text)
+    labels = {path: json.loads(found) for path, found in re.findall(
+        r'"([^"]+)": \{"name": "[^"]+", "filename": "[^"]+", "labels": (\{[^}]*\})', html)}
+    tasks = ["random_inpainting", "gaussian_blur"]
+    assert labels == {
+        "results/tables/main.csv": {"table": "results"}, "results/tables/cost.csv": {"table": "cost"},
+        "results/tables/claims.csv": {"table": "claims"}, "results/figures/ablations.png": {"figure": "ablation curves"},
+        "results/figures/quality_cost.png": {"figure": "quality against cost", "dataset": "all"},
+        "results/figures/angles_synthetic.png": {"figure": "gradient angles", "dataset": "synthetic"},
+        **{f"results/degraded/synthetic/{task}/preview.png": {"dataset": "synthetic", "task": task} for task in tasks}}
+    for task in tasks:
+        assert f"Measurements of the first images of synthetic under {task}," in text
+    assert "Gradient angles on synthetic, per sampling step" in text

@@ -4,7 +4,8 @@ rule degrade:
         weights=lambda wildcards: task_weights(wildcards.task),
     output:
         measurements=RESULTS["measurements"],
-        preview=report(RESULTS["preview"], caption="../report/degrade.rst", category="Measurements"),
+        preview=report(RESULTS["preview"], caption="../report/degrade.rst", category="Measurements",
+                       subcategory="{dataset}", labels={"dataset": "{dataset}", "task": "{task}"}),
     log:
         "logs/degrade/{dataset}/{task}.log",
     params:

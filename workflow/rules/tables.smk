@@ -6,15 +6,16 @@ rule tables:
         manifests=every("manifest"),  # the image ids each dataset's shards must hold
         published=PUBLISHED,
     output:
-        tidy=report(RESULTS["tidy"], caption="../report/tables.rst", category="Tables"),
-        cost=report(RESULTS["cost"], caption="../report/cost.rst", category="Tables"),
+        tidy=report(RESULTS["tidy"], caption="../report/tables.rst", category="Tables", labels={"table": "results"}),
+        cost=report(RESULTS["cost"], caption="../report/cost.rst", category="Tables", labels={"table": "cost"}),
         sampling=RESULTS["sampling"],
         markdown=RESULTS["markdown"],
         latex=RESULTS["latex"],
         ablations=RESULTS["ablations"],
-        ablation_plot=report(RESULTS["ablation_plot"], caption="../report/ablations.rst", category="Ablations"),
+        ablation_plot=report(RESULTS["ablation_plot"], caption="../report/ablations.rst", category="Ablations",
+                             labels={"figure": "ablation curves"}),
         quality_cost_plot=report(RESULTS["quality_cost_plot"], caption="../report/quality_cost.rst",
-                                 category="Figures"),
+                                 category="Figures", labels={"figure": "quality against cost", "dataset": "all"}),
     log:
         "logs/tables.log",
     params:
@@ -34,7 +35,7 @@ rule claims:
         traces=[path for dataset in DATASETS for _, _, path in angle_traces(dataset)],
         stability=[RESULTS["stability"]] if TUNING else [],
     output:
-        report(RESULTS["claims"], caption="../report/claims.rst", category="Tables"),
+        report(RESULTS["claims"], caption="../report/claims.rst", category="Tables", labels={"table": "claims"}),
     log:
         "logs/claims.log",
     params:

@@ -68,8 +68,10 @@ rule tuning:
     output:
         selected=RESULTS["selected"],
         profile=RESULTS["profile"],
-        stability=report(RESULTS["stability"], caption="../report/stability.rst", category="Tuning"),
-        plot=report(RESULTS["stability_plot"], caption="../report/stability.rst", category="Tuning"),
+        stability=report(RESULTS["stability"], caption="../report/stability.rst", category="Tuning",
+                         labels={"result": "stability table"}),
+        plot=report(RESULTS["stability_plot"], caption="../report/stability.rst", category="Tuning",
+                    labels={"result": "step-size sweep"}),
     log:
         "logs/tuning.log",
     params:
