@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from spgd.reporting.statistics import Comparison, paired_difference, smallest_p
-from spgd.reporting.tables import (COST_COLUMNS, cost_table, read_published, result_tables, summarise, to_latex,
-                                   to_markdown)
+from spgd.reporting.formats import to_latex, to_markdown
+from spgd.reporting.published import read_published
+from spgd.reporting.summary import COST_COLUMNS, cost_table, summarise
+from spgd.reporting.tables import result_tables
 
 
 def scores(sampler, values, metric="psnr", repeat=0):

@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 
 from spgd.reporting.statistics import Comparison
-from spgd.reporting.tables import cost_table, result_tables, sampling_summary, summarise, to_latex, to_markdown
+from spgd.reporting.formats import to_latex, to_markdown
+from spgd.reporting.summary import cost_table, sampling_summary, summarise
+from spgd.reporting.tables import result_tables
 
 
 def long_rows(sampler, image, repeat, diverged, step=7, **values):
@@ -162,7 +164,7 @@ def test_a_sampler_whose_every_restoration_diverged_is_a_result_not_a_crash(tmp_
     report says so at the top."""
     from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost
     from spgd.reporting.report import render
-    from spgd.reporting.tables import paired_rows
+    from spgd.reporting.formats import paired_rows
 
     rows = pd.DataFrame(long_rows("spgd", "a", 0, True, psnr=math.nan, ssim=math.nan)
                         + long_rows("spgd", "b", 0, True, psnr=math.nan, ssim=math.nan)
@@ -189,3 +191,32 @@ def test_a_sampler_whose_every_restoration_diverged_is_a_result_not_a_crash(tmp_
     html = render(config, ["spgd", "dps"], tidy, cost, dict(devices=["cpu"], wall_seconds=1.0, runs=2, versions={},
                                                             diverged=[]), {})
     assert html.index(f'<p class="banner warning">{note}') < html.index("<h2>What was run</h2>")
+
+
+def test_the_report_opens_with_the_best_sampler_per_task_and_labels_every_image_column():
+    """Summary: on sr4 spgd beats dps on each of 8 images (Wilcoxon p = 2/2^8 = 0.0078 < 0.05: significantly
+    best); on hdr dps leads by a mean of 0.25 dB with 4 images up and 4 down (not significant). Image grids:
+    a header row names every column."""
+    from spgd.reporting.images import TaskGrid
+    from spgd.reporting.report import render
+
+    images = "abcdefgh"
+    scores = {("sr4", "spgd"): [25.0 + i for i in range(8)], ("sr4", "dps"): [24.0 + 0.9 * i for i in range(8)],
+              ("hdr", "spgd"): [20.0, 21.0] * 4, ("hdr", "dps"): [21.5, 20.0] * 4}
+    rows = [row | {"task": task} for (task, sampler), values in scores.items()
+            for image, value in zip(images, values) for row in long_rows(sampler, image, 0, False, psnr=value)]
+    config = {"settings": "demo", "prior": {"type": "gmm_smooth"}, "datasets": {"d": {"kind": "mixture_samples"}},
+              "tasks": {"sr4": {}, "hdr": {}}, "metrics": ["psnr"],
+              "samplers": {"spgd": {"variant": "spgd"}, "dps": {"variant": "dps"}}}
+    stats = [stats_record(s, images) | {"task": t} for s in ("spgd", "dps") for t in ("sr4", "hdr")]
+    tidy = summarise(pd.DataFrame(rows), comparison=Comparison("spgd"))
+    grid = TaskGrid(["ground truth", "measurement", "spgd", "dps"], [("a", [b"png"] * 4)])
+    html = render(config, ["spgd", "dps"], tidy, cost_table(stats), sampling_summary(stats), {"d / sr4": grid})
+    summary = html[html.index("<h2>Summary</h2>"):html.index("<h2>What was run</h2>")]
+    assert "<td>d</td><td>sr4</td><td>PSNR ↑</td><td><b>spgd</b></td><td>28.50</td><td>significantly best</td>" in summary
+    assert ("<td>d</td><td>hdr</td><td>PSNR ↑</td><td><b>dps</b></td><td>20.75</td>"
+            "<td>not significantly better than spgd</td>") in summary
+    assert ("<tr><th>image</th><th>ground truth</th><th>measurement</th><th>spgd</th><th>dps</th></tr>" in html
+            and 'alt="dps, image a"' in html)
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Results</h2>") < html.index("<h2>Images</h2>")
+    assert "<details><summary>d / sr4: every metric, cost, paired comparisons</summary>" in html

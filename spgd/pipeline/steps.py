@@ -144,7 +144,7 @@ def score_task(images_file, shards: dict[str, list], keys: dict, per_image: list
     ``shard_size`` images ``repeats`` times (``check_shards``); restorations are written as 8-bit
     PNGs to ``png_dir/SAMPLER/rREPEAT`` (None: not written; no set metrics then) for FID and KID
     against the PNGs in ``truth_png``."""
-    from ..reporting.tables import PER_IMAGE_COLUMNS, SET_COLUMNS  # scipy.stats: not for the sample jobs
+    from ..reporting.summary import PER_IMAGE_COLUMNS, SET_COLUMNS  # scipy.stats: not for the sample jobs
 
     data = read_result(images_file, ("images", "ids"))
     if png_dir is None and per_set:

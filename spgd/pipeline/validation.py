@@ -318,8 +318,8 @@ def check_angles(config: dict, specs: dict[str, SamplerSpec]) -> None:
 def check_tables(config: dict, specs: dict[str, SamplerSpec]) -> None:
     """The reference is a sampler (ablation points included); the published-numbers file exists
     (a relative path is looked up in the working directory, then in the workflow's folder) and
-    reads (``spgd.reporting.tables.read_published``)."""
-    from ..reporting.tables import read_published
+    reads (``spgd.reporting.published.read_published``)."""
+    from ..reporting.published import read_published
 
     tables = config.get("tables", {})
     if "reference" in tables and tables["reference"] not in specs:

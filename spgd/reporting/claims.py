@@ -103,7 +103,7 @@ def wording(table: pd.DataFrame, alpha: float, unit: str = "images") -> str:
 def metric_pairs(means: dict[tuple, pd.Series], dataset: str, tasks: list[str], metrics: list[str], better: str,
                  baseline: str) -> list[Pair]:
     """Pairs of "``better`` restores better than ``baseline``" per task and metric, from per-image
-    means ({(dataset, task, sampler, metric): series by image}, ``tables.image_means``)."""
+    means ({(dataset, task, sampler, metric): series by image}, ``summary.image_means``)."""
     pairs = []
     for task in tasks:
         for metric in metrics:
@@ -162,10 +162,10 @@ def first_of(variants: dict[str, str], variant: str) -> str | None:
 def paper_claims(per_image: pd.DataFrame, variants: dict[str, str], comparison: Comparison,
                  trace: pd.DataFrame | None = None, stability: pd.DataFrame | None = None) -> list[Claim]:
     """Claims (a) to (f) of the paper, judged on every dataset of ``per_image`` (per-image scores,
-    ``tables.PER_IMAGE_COLUMNS``) for the samplers ``variants`` ({name: variant}) names;
+    ``summary.PER_IMAGE_COLUMNS``) for the samplers ``variants`` ({name: variant}) names;
     ``trace``: step-level angle rows (with task and sampler) for (e); ``stability``: the sweep's
     ``spgd.tuning.stability_table`` for (d). A claim whose samplers or data this run lacks says so."""
-    from .tables import image_means
+    from .summary import image_means
 
     means = image_means(per_image)
     keys = list(dict.fromkeys((dataset, task) for dataset, task, _, _ in means))

@@ -3,6 +3,7 @@ a common size, measurements outside [-1, 1] rescaled for display."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -44,10 +45,19 @@ def png_bytes(save) -> bytes:
     return buffer.getvalue()
 
 
-def task_grid(images_file, measurements_file, restored: dict[str, list], shown: int) -> bytes:
-    """PNG bytes of one task's image grid: a row per image (the first ``shown``), columns ground
-    truth, measurement, then the first restoration of each sampler of ``restored`` ({sampler: its
-    shard files, in order}), reading only the shards that hold the shown images."""
+@dataclasses.dataclass
+class TaskGrid:
+    """One task's images for the report, labelled: ``columns`` ("ground truth", "measurement", then
+    the samplers) and ``rows`` (image id, one PNG tile per column)."""
+
+    columns: list[str]
+    rows: list[tuple[str, list[bytes]]]
+
+
+def task_grid(images_file, measurements_file, restored: dict[str, list], shown: int, tile: int = 64) -> TaskGrid:
+    """The first ``shown`` images of a task: ground truth, measurement (rescaled for display), then
+    the first restoration of each sampler of ``restored`` ({sampler: its shard files, in order}),
+    reading only the shards that hold the shown images; each a ``tile``-px PNG."""
     data = read_result(images_file, ("images", "ids"))
     shown = min(shown, len(data["ids"]))
     columns = [data["images"][:shown], read_result(measurements_file, ("y",))["y"][:shown]]
@@ -58,4 +68,6 @@ def task_grid(images_file, measurements_file, restored: dict[str, list], shown: 
                 break
             images.extend(read_result(path, ("x",))["x"][0])
         columns.append(images[:shown])
-    return png_bytes(lambda handle: image_grid([[column[i] for column in columns] for i in range(shown)], handle))
+    tile_png = lambda image: png_bytes(lambda handle: Image.fromarray(_display_tile(image, tile)).save(handle, "PNG"))
+    return TaskGrid(["ground truth", "measurement", *restored],
+                    [(str(data["ids"][i]), [tile_png(column[i]) for column in columns]) for i in range(shown)])

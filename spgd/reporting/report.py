@@ -11,10 +11,12 @@ import pandas as pd
 import yaml
 from markupsafe import Markup, escape
 
-from ..metrics import DESCRIPTIONS, LABELS, SET_METRICS
+from ..metrics import DESCRIPTIONS, FORMATS, LABELS, SET_METRICS
 from ..pipeline import config as configuration
-from .tables import (PAPER_LPIPS, CellStyle, ResultTable, arrow, diverged_note, formatted_rows, fully_diverged,
-                     paired_note, paired_rows, result_tables)
+from .formats import CellStyle, arrow, formatted_rows, paired_note, paired_rows
+from .summary import diverged_note, fully_diverged
+from .images import TaskGrid
+from .tables import PAPER_LPIPS, ResultTable, best_per_task, result_tables
 
 BANNERS = {
     "demo": Markup("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."),
@@ -66,6 +68,23 @@ def _grouped(table: ResultTable) -> dict:
                 groups=[(task, sum(1 for t, _ in table.values.columns if t == task)) for task in table.tasks()],
                 labels=[f"{LABELS[m]} {arrow(m)}" for _, m in table.values.columns],
                 rows=[(name, cells, i >= len(table.values)) for i, (name, cells) in enumerate(rows)])
+
+
+def _summary(tables: list[ResultTable]) -> list[tuple]:
+    """(dataset, task, metric label, best sampler(s), value, verdict) per task (``best_per_task``)."""
+    rows = []
+    for row in best_per_task(tables):
+        metric, others = row["metric"], row["best"][1:] + row["tied"]
+        verdict = ("every restoration diverged" if not row["best"] else "significantly best" if row["significant"]
+                   else "not significantly better than " + ", ".join(others))
+        value = "n/a" if not row["best"] else format(row["value"], FORMATS[metric])
+        rows.append((row["dataset"], row["task"], f"{LABELS[metric]} {arrow(metric)}", ", ".join(row["best"]) or "n/a",
+                     value, verdict))
+    return rows
+
+
+def _grid(grid: TaskGrid) -> dict:
+    return dict(columns=grid.columns, rows=[(image, [png_data_uri(tile) for tile in tiles]) for image, tiles in grid.rows])
 
 
 def _number(value: float) -> str:
@@ -157,14 +176,14 @@ def _tuning(config: dict, tuning: dict | None) -> dict:
 
 
 def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataFrame, sampling: dict,
-           image_grids: dict[str, bytes], figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
+           image_grids: dict[str, TaskGrid], figures: dict[str, bytes] | None = None, weights: list[dict] | None = None,
            inputs: list[dict] | None = None, published: pd.DataFrame | None = None,
            claims: pd.DataFrame | None = None, tuning: dict | None = None) -> str:
     """The report of a workflow run. ``samplers``: table rows in order; ``tidy``: ``summarise``'s
     table; ``cost``: ``cost_table``'s; ``sampling``: ``sampling_summary``'s record; ``image_grids``:
-    title -> PNG bytes (``images.task_grid``); ``figures``: title -> PNG bytes of plots;
+    title -> ``images.task_grid``'s labelled tiles; ``figures``: title -> PNG bytes of plots;
     ``weights``: metric network records (``spgd.metrics.weights.provision``); ``inputs``: external
-    input records (``spgd.pipeline.fetch.provenance``); ``published``: ``tables.read_published``'s
+    input records (``spgd.pipeline.fetch.provenance``); ``published``: ``published.read_published``'s
     rows; ``claims``: ``claims.claims_table``'s; ``tuning``: the sweep's choices and stability table."""
     metrics = list(config.get("metrics", [])) or list(dict.fromkeys(tidy["metric"]))
     comparison = configuration.comparison(config)
@@ -179,6 +198,8 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataF
         sampling=sampling,
         inputs=inputs or [],
         config_yaml=yaml.safe_dump(config, sort_keys=False),
+        summary=_summary(tables),
+        alpha=comparison.alpha,
         results=[_grouped(table) for table in tables if table.kind != "every"],  # "every": per task below
         task_sections=_task_sections(tables, tidy, cost) if len(cost) else [],
         reference=comparison.reference,
@@ -186,8 +207,7 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataF
         metrics=_metric_notes(tidy),
         weights=weights or [],
         figures=[(title, png_data_uri(png)) for title, png in (figures or {}).items()],
-        samplers=samplers,
-        image_grids=[(title, png_data_uri(png)) for title, png in image_grids.items()],
+        image_grids=[(title, _grid(grid)) for title, grid in image_grids.items()],
         claims=_claims(claims),
         tuning=_tuning(config, tuning),
     )
