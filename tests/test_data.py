@@ -122,3 +122,21 @@ def test_a_bad_intermediate_file_is_named(tmp_path):
     torch.save({"images": torch.zeros(1)}, whole)
     with pytest.raises(ResultFileError, match=f"{whole}: lacks ids"):
         read_result(whole, ("images", "ids"))
+
+
+def test_load_dataset_gives_each_kind_and_names_a_mismatched_mixture(tmp_path):
+    """The dataset job's loading, from Python (spgd.pipeline.steps.load_dataset), written and read back."""
+    from spgd.pipeline.files import read_manifest, read_result, write_dataset
+    from spgd.pipeline.steps import load_dataset
+
+    views, manifest = load_dataset({"kind": "held_out_photos", "count": 2, "image_size": 16, "start": 0}, seed=0)
+    assert views.shape == (2, 3, 16, 16) and len(manifest) == 2
+    mixture = {"type": "gmm_smooth", "side": 8}
+    images, rows = load_dataset({"kind": "mixture_samples", "count": 3, "image_size": 8, "start": 1}, 0, mixture)
+    first, _ = load_dataset({"kind": "mixture_samples", "count": 4, "image_size": 8, "start": 0}, 0, mixture)
+    assert torch.equal(images, first[1:])  # start: the same draws, later ones
+    with pytest.raises(ValueError, match="dataset faces: image_size 16 differs from the mixture prior's side 8"):
+        load_dataset({"kind": "mixture_samples", "count": 1, "image_size": 16, "start": 0}, 0, mixture, "faces")
+    write_dataset(images, rows, tmp_path / "images.pt", tmp_path / "manifest.csv")
+    assert read_manifest(tmp_path / "manifest.csv") == rows
+    assert read_result(tmp_path / "images.pt", ("images", "ids"))["ids"] == [row["id"] for row in rows]

@@ -1,5 +1,6 @@
-"""The workflow's intermediate files read back: a file that cannot be read, or that holds other
-images or repeats than the config asks for, is refused with its path and what it holds."""
+"""The workflow's intermediate files, written (a dataset's images and manifest) and read back: a
+file that cannot be read, or that holds other images or repeats than the config asks for, is
+refused with its path and what it holds."""
 
 from __future__ import annotations
 
@@ -46,6 +47,19 @@ def read_json_result(path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ResultFileError(f"{path}: not a readable JSON record ({error}); delete it and rerun the job that "
                               "writes it") from None
+
+
+MANIFEST_COLUMNS = ["id", "source", "sha256"]
+
+
+def write_dataset(images: torch.Tensor, manifest: list[dict], images_path, manifest_path) -> None:
+    """A dataset job's outputs: the images with their ids (``images.pt``) and the manifest
+    (MANIFEST_COLUMNS, one row per image, in data set order)."""
+    torch.save({"images": images, "ids": [row["id"] for row in manifest]}, images_path)
+    with open(manifest_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(manifest)
 
 
 def read_manifest(path) -> list[dict]:

@@ -1,5 +1,5 @@
-"""One function per workflow job, usable without Snakemake: degrade a dataset, restore one
-shard, score a task. Every seed is derived as ``spgd.seeding`` states, so shards never change
+"""One function per workflow job, usable without Snakemake: load a dataset, degrade it, restore
+one shard, score a task. Every seed is derived as ``spgd.seeding`` states, so shards never change
 results."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from ..checkpoints import sha256_of
 from ..costs import fitting_batch, prior_cost
-from ..data import export_pngs
+from ..data import export_pngs, image_folder, mixture_samples
+from ..demo.photos import held_out_views
 from ..devices import claimed_device
 from ..metrics.evaluate import score_images, score_sets
 from ..operators import make_operator
@@ -28,6 +29,22 @@ from ..seeding import sampler_seed
 from .config import SamplerSpec
 from .fetch import PinMismatch, read_pins
 from .files import check_shards, read_result
+
+
+def load_dataset(spec: dict, seed: int, mixture: dict | None = None, name: str = "") -> tuple[torch.Tensor, list[dict]]:
+    """(images (N, C, H, W) in [-1, 1], manifest rows (id, source, sha256)) of the dataset entry
+    ``spec`` (schema defaults filled): an ``image_folder``, the demo's ``held_out_photos`` (views
+    drawn from ``seed``), or ``mixture_samples`` of the Gaussian-mixture prior ``mixture`` (its
+    side must be the entry's ``image_size``). ``name``: the dataset's, for error messages."""
+    if spec["kind"] == "image_folder":
+        return image_folder(spec["path"], spec["image_size"], spec["start"], spec.get("count"), spec["upscale"])
+    if spec["kind"] == "held_out_photos":
+        return held_out_views(spec["count"], spec["image_size"], seed, spec["start"])
+    prior = make_prior(mixture)
+    if prior.shape[-1] != spec["image_size"]:
+        raise ValueError(f"dataset {name}: image_size {spec['image_size']} differs from the mixture prior's side "
+                         f"{prior.shape[-1]}")
+    return mixture_samples(prior, spec["count"], seed, spec["start"])
 
 
 def degrade(images: torch.Tensor, image_ids: list, task: str, options: dict, seed: int) -> torch.Tensor:
