@@ -92,3 +92,21 @@ def test_every_shipped_config_passes_the_checks(path):
     assert f"--configfile config/{OVERLAYS[path.name]} config/{path.name}" in path.read_text().splitlines()[0]
     specs, _ = checked(config, [path.with_name(OVERLAYS[path.name]), path])
     assert config["hyperparameters"] == "tuned" and set(config["tuning"]["samplers"]) <= set(specs)
+
+
+def test_the_demo_runs_every_sampler_at_80_network_evaluations():
+    """What README and docs/workflow.md say of config/config.yaml: 4 held-out photos at 32 px, the
+    seven offline tasks, the eight sampler configurations, 80 network evaluations per restoration
+    (SPGD without warm-up: its 16 steps without the 5 iterations each, 16)."""
+    from spgd.pipeline.validation import load_config
+
+    config = load_config(SCHEMA.parents[2] / "config" / "config.yaml")
+    (dataset,) = config["datasets"].values()
+    assert (dataset["kind"], dataset["count"], dataset["image_size"]) == ("held_out_photos", 4, 32)
+    assert set(config["tasks"]) == set(TASKS) - {"nonlinear_blur"}
+    specs, _ = sampler_specs(config)
+    assert sorted(spec.variant for spec in specs.values() if "=" not in spec.name) == sorted(
+        ["dps", "dps_gm", "dps_gm", "daps", "spgd", "spgd_adm", "spgd_no_warmup", "spgd_no_adm"])
+    for spec in specs.values():
+        for task in config["tasks"]:
+            assert spec.planned_nfe(task)[0] == (16 if spec.variant == "spgd_no_warmup" else 80), (spec.name, task)

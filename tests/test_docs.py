@@ -16,6 +16,13 @@ def test_library_examples_in_docs_run(tmp_path, monkeypatch):
     assert all(r["available"] for r in namespace["records"])
 
 
+def test_the_readme_example_runs():
+    namespace = {}
+    for code in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S):
+        exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["restored"].shape == (1, 1, 8, 8) and namespace["restored"].isfinite().all()
+
+
 def test_exactness_table_writes_csv_and_html(tmp_path):
     from spgd import exactness
 
@@ -29,3 +36,16 @@ def test_exactness_table_writes_csv_and_html(tmp_path):
     exactness.write_html(rows, tmp_path / "t.html", 16)
     assert (tmp_path / "t.csv").read_text().startswith("task,sampler,mean_error")
     assert "Not paper settings" in (tmp_path / "t.html").read_text()
+
+
+def test_every_test_docs_testing_names_exists():
+    """docs/testing.md names the test behind each claim: ``file::test``, or ``::test`` for another
+    test of the file named last; each must exist, so that a renamed or deleted test shows here."""
+    defined = {path.name: set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+               for path in (ROOT / "tests").glob("test_*.py")}
+    missing, current = [], None
+    for file, test in re.findall(r"`(test_\w+\.py)?(?:::(test_\w+))?`", (ROOT / "docs" / "testing.md").read_text()):
+        current = file or current
+        if file and file not in defined or test and test not in defined.get(current, ()):
+            missing.append(f"{current}::{test}")
+    assert not missing

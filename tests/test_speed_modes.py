@@ -1,5 +1,5 @@
 """Speed modes of the prior (spgd.priors.speed): each runs, the default path is untouched, and the
-drift of each stays within the bound README's "Speed modes" states."""
+drift of each stays within the bound docs/paper.md, "Speed modes", states."""
 
 import pytest
 import torch
@@ -13,7 +13,7 @@ from spgd.priors.speed import SpeedModes, with_speed_modes
 from spgd.samplers import make_sampler
 
 # mode: (settings, max |dD|, least gradient cosine, largest |dPSNR| dB of a short SPGD restoration).
-# tolerance: the bounds README states. bf16 keeps 8 bits of mantissa: this test found |dD| 0.009, cosine
+# tolerance: the bounds docs/paper.md states. bf16 keeps 8 bits of mantissa: this test found |dD| 0.009, cosine
 # 0.99990 and |dPSNR| 0.042 dB on this project's CPU (oneDNN's bf16 kernels); the bounds are 5x, 10x (in
 # 1 - cosine) and 5x that, for other CPUs' bf16 kernels. channels_last and compile only reorder float32 sums
 # (found 1.1e-6 and 0 in D, cosines >= 0.9999996): 1e-5 is 10x float32's rounding of values near 1

@@ -213,7 +213,8 @@ def test_the_report_opens_with_the_best_sampler_per_task_and_labels_every_image_
     grid = TaskGrid(["ground truth", "measurement", "spgd", "dps"], [("a", [b"png"] * 4)])
     html = render(config, ["spgd", "dps"], tidy, cost_table(stats), sampling_summary(stats), {"d / sr4": grid})
     summary = html[html.index("<h2>Summary</h2>"):html.index("<h2>What was run</h2>")]
-    assert "<td>d</td><td>sr4</td><td>PSNR ↑</td><td><b>spgd</b></td><td>28.50</td><td>significantly best</td>" in summary
+    assert ("<td>d</td><td>sr4</td><td>PSNR ↑</td><td><b>spgd</b></td><td>28.50</td><td>significantly best</td>"
+            in summary)
     assert ("<td>d</td><td>hdr</td><td>PSNR ↑</td><td><b>dps</b></td><td>20.75</td>"
             "<td>not significantly better than spgd</td>") in summary
     assert ("<tr><th>image</th><th>ground truth</th><th>measurement</th><th>spgd</th><th>dps</th></tr>" in html

@@ -26,8 +26,8 @@ LOCAL_ENV = {**os.environ, "PATH": f"{ROOT / 'tests' / 'bin'}{os.pathsep}{os.env
 
 def snakemake(workdir, *args, configfile=TINY, timeout=600, env=None):
     """Snakemake on ``workdir`` with ``configfile``; ``env``: variables set for this run only."""
-    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-               "--configfile", str(configfile), *args]
+    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args,
+               "--configfile", str(configfile)]  # last: --configfile takes every word after it
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**LOCAL_ENV, **(env or {})})
 
 
@@ -475,6 +475,24 @@ def test_angle_traces_and_figure(tiny_run):
     assert "Gradient angles: synthetic" in (tiny_run / "reports/report.html").read_text()
 
 
+def test_make_docs_draws_the_readme_picture_and_writes_the_findings(tiny_run, tmp_path):
+    """The showcase rule (make docs) on a finished run: docs/demo.png, a row per task and a column
+    per image kind and sampler, and docs/findings.md with the per-task verdicts and the claims."""
+    from PIL import Image
+
+    workdir = copy_of(tiny_run, tmp_path)
+    result = snakemake(workdir, "showcase")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr) == {"showcase": 1}
+    width, height = Image.open(workdir / "docs/demo.png").size
+    # 2 tasks x (truth, measurement and 4 samplers: spgd, dps and the two ablation points), 1.25 x 1.45 in each
+    assert width > height > 250
+    findings = (workdir / "docs/findings.md").read_text()
+    assert findings.startswith("# Findings of the run with demo settings of ")
+    assert all(f"| synthetic | {task} | PSNR ↑ |" in findings for task in ("random_inpainting", "gaussian_blur"))
+    assert "| claim | verdict | evidence |" in findings
+
+
 def test_a_retried_sample_job_asks_for_more_runtime(tmp_path, monkeypatch):
     """A sample job asks for 60 minutes at its first attempt (the dry run's account) and 60 more at
     each retry (profiles/slurm retries a failed job twice), as Snakemake evaluates the rule for it."""
@@ -513,7 +531,8 @@ def test_snakemake_report_labels_each_file_by_dataset_and_task(tiny_run, tmp_pat
     tasks = ["random_inpainting", "gaussian_blur"]
     assert labels == {
         "results/tables/main.csv": {"table": "results"}, "results/tables/cost.csv": {"table": "cost"},
-        "results/tables/claims.csv": {"table": "claims"}, "results/figures/ablations.png": {"figure": "ablation curves"},
+        "results/tables/claims.csv": {"table": "claims"},
+        "results/figures/ablations.png": {"figure": "ablation curves"},
         "results/figures/quality_cost.png": {"figure": "quality against cost", "dataset": "all"},
         "results/figures/angles_synthetic.png": {"figure": "gradient angles", "dataset": "synthetic"},
         **{f"results/degraded/synthetic/{task}/preview.png": {"dataset": "synthetic", "task": task} for task in tasks}}

@@ -7,7 +7,7 @@
   input gradient's backward; a noise level reaches it as a tensor, so one compilation serves every
   step.
 
-Each changes results in the last bits (bf16 by far the most); README, "Speed modes", gives the
+Each changes results in the last bits (bf16 by far the most); docs/paper.md, "Speed modes", gives the
 measured speed and drift.
 """
 

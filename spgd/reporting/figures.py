@@ -188,3 +188,32 @@ def plot_stability(points: pd.DataFrame, choices: list[dict], path) -> None:
         axis.set_ylabel("mean PSNR (dB), band: images")
 
     _panel_grid(datasets, tasks, draw, path, 3.2)
+
+
+def plot_restorations(grids: dict, scores: dict, path, note: str = "") -> None:
+    """One image per task, restored by every sampler: a row per task of ``grids`` ({task:
+    ``images.TaskGrid`` with one row}), columns ground truth, measurement, then each sampler, its
+    PSNR under each restoration from ``scores`` ({(task, sampler): dB}); ``note`` below."""
+    import io
+
+    from PIL import Image
+
+    plt = _pyplot()
+    columns = next(iter(grids.values())).columns if grids else []
+    figure, axes = plt.subplots(max(len(grids), 1), max(len(columns), 1), squeeze=False,
+                                figsize=(1.25 * max(len(columns), 1), 1.45 * max(len(grids), 1) + 0.3))
+    for r, (task, grid) in enumerate(grids.items()):
+        for c, (column, tile) in enumerate(zip(grid.columns, grid.rows[0][1])):
+            axis = axes[r][c]
+            axis.imshow(Image.open(io.BytesIO(tile)), interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(column.replace("_", " "), fontsize=8)
+            if c == 0:
+                axis.set_ylabel(task.replace("_", " "), fontsize=8)
+            if (task, column) in scores:
+                axis.set_xlabel(f"{scores[task, column]:.1f} dB", fontsize=7, labelpad=2)
+    if not grids:
+        _nothing_to_plot(axes[0][0])
+    _save_with_note(figure, path, note)

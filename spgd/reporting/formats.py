@@ -155,3 +155,24 @@ def write_result_tables(tidy: pd.DataFrame, tables: list[ResultTable], compariso
     Path(markdown_path).write_text("\n".join(sections))
     Path(latex_path).write_text("% result tables; needs \\usepackage{booktabs}\n"
                                 + "\n".join(to_latex(table) for table in tables))
+
+
+def findings_markdown(tables: list, claims: pd.DataFrame | None, header: str) -> str:
+    """The per-task verdicts (``tables.best_per_task`` of ``tables``) and the claims' verdicts
+    (``claims.claims_table``'s rows) as Markdown under ``header`` (where the numbers come from)."""
+    from .tables import best_per_task
+
+    lines = [header, "", "| dataset | task | metric | best | mean | significantly best |", "|---|---|---|---|---|---|"]
+    for row in best_per_task(tables):
+        metric = row["metric"]
+        value = format(row["value"], FORMATS[metric]) if row["best"] else "n/a"
+        others = row["best"][1:] + row["tied"]
+        verdict = "yes" if row["significant"] else f"no: not told apart from {', '.join(others)}" if others else "no"
+        lines.append(f"| {row['dataset']} | {row['task']} | {LABELS[metric]} {arrow(metric)} | "
+                     f"{', '.join(row['best']) or 'n/a'} | {value} | {verdict} |")
+    if claims is not None and len(claims):
+        lines += ["", "| claim | verdict | evidence |", "|---|---|---|"]
+        for key, rows in claims.groupby("claim", sort=False):
+            first = rows.iloc[0]
+            lines.append(f"| ({key}) {first['text']} | {first['claim_verdict']} | {first['evidence']} |")
+    return "\n".join(lines) + "\n"

@@ -84,7 +84,8 @@ def _summary(tables: list[ResultTable]) -> list[tuple]:
 
 
 def _grid(grid: TaskGrid) -> dict:
-    return dict(columns=grid.columns, rows=[(image, [png_data_uri(tile) for tile in tiles]) for image, tiles in grid.rows])
+    return dict(columns=grid.columns,
+                rows=[(image, [png_data_uri(tile) for tile in tiles]) for image, tiles in grid.rows])
 
 
 def _number(value: float) -> str:

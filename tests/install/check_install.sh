@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `pip install .` into a clean venv gives a package whose every public module imports: the
 # dependencies pyproject.toml declares are the ones the modules import (extras stay lazy).
-# torch and torchvision are pinned in the same pip command (see README: the local CPU build).
+# torch and torchvision are pinned in the same pip command (docs/testing.md: the local CPU build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=$(mktemp -d)

@@ -28,3 +28,29 @@ rule report_html:
         "../../environment.yml"
     script:
         "../scripts/report.py"
+
+
+# The README's picture and findings (make docs): the first image of each task of the first dataset,
+# restored by every sampler with its PSNR, and the run's per-task verdicts and claims in Markdown.
+rule showcase:
+    input:
+        tidy=RESULTS["tidy"],
+        claims=RESULTS["claims"],
+        per_image=[result("per_image", dataset=DATASETS[0], task=task) for task in tasks_of(DATASETS[0])],
+        images=result("images", dataset=DATASETS[0]),
+        measurements=[result("measurements", dataset=DATASETS[0], task=task) for task in tasks_of(DATASETS[0])],
+        restored=lambda wildcards: image_grid_shards(),
+    output:
+        figure="docs/demo.png",
+        findings="docs/findings.md",
+    log:
+        "logs/showcase.log",
+    params:
+        settings=lambda wildcards: settings(
+            dataset=DATASETS[0], image_grids=image_grid_inputs(), samplers=list(SAMPLERS), tasks=TASKS,
+            metrics=config["metrics"], comparison=dataclasses.asdict(COMPARISON), lpips=config["tables"]["lpips"],
+            settings_name=config["settings"]),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/showcase.py"
