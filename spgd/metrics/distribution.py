@@ -75,7 +75,13 @@ def _sample_factor(features: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """FID of two feature sets (N x d each, N >= 2)."""
+    """Fréchet distance between Gaussians fitted to two feature sets, in float64 (FID on
+    ``inception_features``). Biased at small N: below 2,048 images the covariance is rank-deficient,
+    so compare values only at equal N.
+
+    :param np.ndarray features_a: (N, d) features of one set, N >= 2.
+    :param np.ndarray features_b: (M, d) features of the other, M >= 2.
+    """
     a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     if min(len(a), len(b)) < 2:
         raise MetricUnavailable(f"FID needs at least 2 images per set, got {len(a)} and {len(b)}")
@@ -95,8 +101,17 @@ def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 100,
                               subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """(mean, std) of the unbiased MMD^2 over ``subsets`` random subsets of min(subset_size, N)
-    images per set; when the subsets would be the whole sets, one evaluation on the whole sets."""
+    """Kernel inception distance: (mean, std) of the unbiased MMD^2 with the cubic polynomial
+    kernel (a.b / d + 1)^3 over ``subsets`` random subsets of min(subset_size, N) images per set;
+    when the subsets would be the whole sets, one evaluation on the whole sets (std 0). Unbiased at
+    any N, so it can be negative when the sets come from one distribution.
+
+    :param np.ndarray features_a: (N, d) features of one set, N >= 2.
+    :param np.ndarray features_b: (M, d) features of the other, M >= 2.
+    :param int subsets: number of random subsets, >= 1. Default 100.
+    :param int subset_size: images per subset, >= 2 (capped at the smaller set). Default 1000.
+    :param int seed: seed of the subsets' draws (numpy). Default 0.
+    """
     a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     size = min(subset_size, len(a), len(b))
     if size < 2:

@@ -51,7 +51,18 @@ def lpips_model(metric: str, hub_dir: str, device: str = "cpu") -> torch.nn.Modu
 
 def lpips_distance(metric: str, restored: torch.Tensor, reference: torch.Tensor, hub_dir: str | Path,
                    device: str = "cpu") -> torch.Tensor:
-    """(B,) LPIPS of images in [-1, 1] (clipped like every metric); grey images are repeated to RGB."""
+    """(B,) LPIPS per image (v0.1 linear heads), images clipped like every metric; grey images are
+    repeated to RGB.
+
+    :param str metric: ``"lpips_alex"`` (AlexNet, the field's default, images >= 31 px),
+        ``"lpips_vgg"`` (VGG16) or ``"lpips_vgg_avgpool"`` (VGG16 with average pooling: what upstream
+        SPGD and DAPS report as LPIPS).
+    :param torch.Tensor restored: images (B, C, H, W) in [-1, 1].
+    :param torch.Tensor reference: the ground truths, same shape.
+    :param hub_dir: torch hub folder holding the networks under their official names
+        (``spgd.metrics.weights.provision`` fills it); a missing network raises ``MetricUnavailable``.
+    :param str device: torch device of the network. Default ``"cpu"``.
+    """
     net = LPIPS_VARIANTS[metric][0]
     side = min(restored.shape[-2:])
     if side < MIN_SIDE[net]:

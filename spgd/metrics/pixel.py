@@ -16,7 +16,12 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
 
 
 def psnr(restored: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """(B,) PSNR in dB of images in [-1, 1]; +inf where identical."""
+    """(B,) PSNR in dB, per image, with data range 1 after mapping to [0, 1] and clipping; +inf where
+    identical (not capped).
+
+    :param torch.Tensor restored: images (B, C, H, W) in [-1, 1] (values outside are clipped).
+    :param torch.Tensor reference: the ground truths, same shape.
+    """
     mse = (to_unit_range(restored) - to_unit_range(reference)).square().flatten(1).mean(1)
     return 10 * torch.log10(1 / mse)
 
@@ -29,7 +34,14 @@ def _gaussian_window(size: int = 11, std: float = 1.5) -> torch.Tensor:
 
 
 def ssim(restored: torch.Tensor, reference: torch.Tensor, window: int = 11, std: float = 1.5) -> torch.Tensor:
-    """(B,) SSIM of images in [-1, 1]; images must be at least ``window`` pixels on each side."""
+    """(B,) SSIM per image (Wang et al. 2004, as piq computes it: Gaussian window, K1 0.01, K2 0.03,
+    valid convolution, per channel then averaged), after mapping to [0, 1] and clipping.
+
+    :param torch.Tensor restored: images (B, C, H, W) in [-1, 1], at least ``window`` px on each side.
+    :param torch.Tensor reference: the ground truths, same shape.
+    :param int window: side of the Gaussian window, odd, >= 1. Default 11.
+    :param float std: its standard deviation in pixels, > 0. Default 1.5.
+    """
     a, b = to_unit_range(restored), to_unit_range(reference)
     if min(a.shape[-2:]) < window:
         raise ValueError(f"ssim: images of {tuple(a.shape[-2:])} px are smaller than the {window}-px window")

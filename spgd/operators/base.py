@@ -19,10 +19,22 @@ SHARED_ID = "__shared__"
 
 
 class Operator(torch.nn.Module):
-    """Base class. Subclasses set ``name``, ``linear`` and ``default_noise_sigma``.
+    """A forward operator A with its measurement noise: ``operator(x)`` is A(x), ``measure(x)`` is
+    A(x) + noise_sigma * n with per-image noise. Subclasses set ``name``, ``linear`` and
+    ``default_noise_sigma``; those with per-image randomness override ``draw_parameters`` (one
+    image's parameters as a numpy array); the stacked array is the ``params`` buffer, aligned with
+    ``image_ids``.
 
-    Subclasses with per-image randomness override ``draw_parameters`` (one image's parameters as
-    a numpy array); the stacked array is the ``params`` buffer, aligned with ``image_ids``.
+    :param int image_size: side of the square images (pixels), >= 8; sizes that the paper gives at
+        256 px (kernels, boxes, padding) scale with it.
+    :param image_ids: one id per image of a batch (any objects with a stable ``str``); parameters and
+        noise are drawn per id, so an image gets the same ones in any batch. Default ``(0,)``.
+    :param int seed: the run's global seed (``spgd.seeding``). Default 0.
+    :param float noise_sigma: standard deviation of the measurement noise in the operator's output
+        space, >= 0. Default: the task's (the paper's ``sigma_y``).
+    :param bool shared: one draw of the random parameters for every image, as upstream (one mask or
+        kernel per run). Default False.
+    :param int channels: image channels (3: RGB; 1 for the Gaussian-mixture tests). Default 3.
     """
 
     name: str = ""

@@ -87,7 +87,16 @@ class _BlurOperator(Operator):
 
 
 class GaussianBlur(_BlurOperator):
-    """Gaussian kernel 61x61 with std 3.0 at 256 px; both scale with the image (17 and 0.75 at 64)."""
+    """Gaussian kernel 61x61 with std 3.0 at 256 px; both scale with the image (17 and 0.75 at 64).
+
+    :param int kernel_size: odd kernel side, >= 1, below twice the image size. Default 61 at 256 px,
+        scaled with ``image_size``.
+    :param float std: the kernel's standard deviation in pixels, > 0 (zero beyond 4 std, as upstream).
+        Default 3 at 256 px, scaled with ``image_size``.
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.01), ``shared``, ``channels``.
+    """
 
     name = "gaussian_blur"
 
@@ -101,7 +110,14 @@ class GaussianBlur(_BlurOperator):
 
 
 class MotionBlur(_BlurOperator):
-    """Random-trajectory motion kernel, 61x61 at 256 px (scaled with the image), intensity 0.5."""
+    """Random-trajectory motion kernel, 61x61 at 256 px (scaled with the image), intensity 0.5.
+
+    :param int kernel_size: odd kernel side, as for ``GaussianBlur``. Default 61 at 256 px, scaled.
+    :param float intensity: how far and how erratically the trajectory moves, in (0, 1]. Default 0.5.
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.01), ``shared``, ``channels``.
+    """
 
     name = "motion_blur"
 

@@ -17,7 +17,12 @@ class _MaskOperator(Operator):
 
 class BoxInpainting(_MaskOperator):
     """One square box of half the image side (128 at 256) removed; its top-left corner is uniform
-    in [H/8, 3H/8] per axis ([32, 96] at 256), both ends included. Both sizes scale with the image."""
+    in [H/8, 3H/8] per axis ([32, 96] at 256), both ends included. Both sizes scale with the image.
+
+    No parameters of its own.
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.05), ``shared``, ``channels``.
+    """
 
     name = "box_inpainting"
     default_noise_sigma = 0.05
@@ -35,7 +40,14 @@ class BoxInpainting(_MaskOperator):
 
 
 class RandomInpainting(_MaskOperator):
-    """A fraction ``drop`` (0.8) of the pixels removed, chosen uniformly without replacement."""
+    """A fraction ``drop`` (0.8) of the pixels removed, chosen uniformly without replacement, the same
+    pixels in every channel.
+
+    :param float drop: the fraction of pixels removed, in [0, 1). Default 0.8.
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.01), ``shared``, ``channels``.
+    """
 
     name = "random_inpainting"
     default_noise_sigma = 0.01

@@ -148,7 +148,17 @@ def load_kernel_wizard(path: str, sha256: str | None = None) -> KernelWizard:
 
 class NonlinearBlur(Operator):
     """y = clamp(2 * KernelWizard((x+1)/2, z) - 1, -1, 1), z ~ 1.2 N(0, I) of shape
-    (512, H/128, W/128) per image (2x2 at 256 px, as upstream); needs H divisible by 128."""
+    (512, H/128, W/128) per image (2x2 at 256 px, as upstream); needs H divisible by 128.
+
+    :param str weights: path of BKSE's ``GOPRO_wVAE.pth``; required (a missing file is an error naming
+        where to get it, never random weights).
+    :param str sha256: the file's expected sha256, checked before loading when given. Default None.
+    :param bool load_network: False builds everything but BKSE's network (the workflow's config
+        check, which must not read weight files). Default True.
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.05), ``shared``, ``channels``.
+    """
 
     name = "nonlinear_blur"
     default_noise_sigma = 0.05
@@ -158,8 +168,6 @@ class NonlinearBlur(Operator):
 
     def __init__(self, image_size: int, *args, weights: str | None = None, sha256: str | None = None,
                  load_network: bool = True, **kwargs):
-        """``load_network=False`` builds everything but BKSE's network: the workflow's start-up
-        check of a config, which must not read weight files."""
         if image_size % 128:
             raise ValueError(f"nonlinear_blur: the image size must be a multiple of 128, got {image_size}")
         super().__init__(image_size, *args, **kwargs)

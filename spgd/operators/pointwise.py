@@ -14,7 +14,13 @@ from .base import Operator
 class PhaseRetrieval(Operator):
     """Fourier amplitude of (x+1)/2 zero-padded by int(oversample/8 * H) per side (64 at 256),
     centred orthonormal 2-D FFT per channel. Invariant to a global sign flip of (x+1)/2, to
-    circular shifts and to the point reflection of the padded image."""
+    circular shifts and to the point reflection of the padded image.
+
+    :param float oversample: zero padding per side as a multiple of H/8, >= 0. Default 2 (64 px at 256).
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.05), ``shared``, ``channels``.
+    """
 
     name = "phase_retrieval"
     default_noise_sigma = 0.05
@@ -35,7 +41,13 @@ class PhaseRetrieval(Operator):
 
 
 class HighDynamicRange(Operator):
-    """clip(2x, -1, 1)."""
+    """clip(scale * x, -1, 1).
+
+    :param float scale: the exposure factor, > 0. Default 2.
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.05), ``shared``, ``channels``.
+    """
 
     name = "hdr"
     default_noise_sigma = 0.05

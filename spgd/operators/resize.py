@@ -42,7 +42,13 @@ def imresize_matrix(in_length: int, scale: float) -> np.ndarray:
 
 
 class SuperResolution(Operator):
-    """SR x``factor``: y = W x W^T per channel, W the imresize matrix (256 -> 64 at factor 4)."""
+    """SR x``factor``: y = W x W^T per channel, W the imresize matrix (256 -> 64 at factor 4).
+
+    :param int factor: downsampling factor, an integer >= 1 dividing ``image_size``. Default 4.
+
+    Common parameters (``Operator``): ``image_size``, ``image_ids``, ``seed``, ``noise_sigma``
+    (default 0.01), ``shared``, ``channels``.
+    """
 
     name = "sr4"
     linear = True

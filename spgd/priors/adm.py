@@ -41,7 +41,16 @@ def build_unet(architecture: str, device: str | torch.device | None = None) -> t
 
 
 class ADMPrior(Prior):
-    """A guided-diffusion epsilon model loaded strictly from ``checkpoint``; never random weights."""
+    """A guided-diffusion epsilon model as an EDM denoiser (docs/method.md, Priors), loaded strictly
+    from ``checkpoint``; never random weights.
+
+    :param str checkpoint: path of the raw checkpoint (``ffhq_10m.pt`` or
+        ``256x256_diffusion_uncond.pt``); a missing, truncated, wrong-hash or wrong-shaped file is an
+        error naming it.
+    :param str architecture: ``"ffhq"`` (93.6 M parameters) or ``"imagenet"`` (552.8 M); must match
+        the checkpoint. Default ``"ffhq"``.
+    :param str sha256: the file's expected sha256, checked before loading. Default None.
+    """
 
     network_name = "_eps_and_variance"  # what ``compile: true`` compiles (spgd.priors.speed)
     network_batch = 4

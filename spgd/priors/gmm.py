@@ -15,7 +15,13 @@ class GaussianMixture(Prior):
     """p(x0) = sum_k w_k N(mu_k, Sigma_k) over images of shape ``shape`` (flattened, dimension d).
 
     Covariances are kept as eigendecompositions (U_k, lambda_k) so that every sigma costs one
-    projection; all arithmetic runs in float64.
+    projection; all arithmetic runs in float64. Its denoiser and its posterior under a linear
+    operator are exact, which is what the samplers are checked against.
+
+    :param weights: mixture weights w_k, shape (K,), positive; normalised to sum 1.
+    :param means: component means mu_k, shape (K, d), d the product of ``shape``.
+    :param covariances: component covariances Sigma_k, shape (K, d, d), symmetric positive definite.
+    :param shape: the image shape (C, H, W) the flattened vectors stand for.
     """
 
     def __init__(self, weights, means, covariances, shape: Sequence[int]):

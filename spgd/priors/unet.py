@@ -132,8 +132,15 @@ class EDMDenoiser(nn.Module):
 
 
 class EDMUNetPrior(Prior):
-    """The demo prior: ``EDMDenoiser`` loaded strictly from ``checkpoint`` (default: the shipped
-    file, whose sha256 is then checked too)."""
+    """The demo prior: a small EDM-preconditioned UNet (607,267 parameters, trained on 32 px crops
+    of photos bundled with scikit-image, scikit-learn and matplotlib; model card in
+    ``spgd/priors/weights/MODEL_CARD.md``). Not the paper's model.
+
+    :param checkpoint: path of a state dict of ``EDMDenoiser``, loaded strictly (no pickled code,
+        every key and shape checked). Default None: the shipped file.
+    :param str sha256: the file's expected sha256, checked before loading. Default None (the shipped
+        file's own hash when ``checkpoint`` is None).
+    """
 
     network_name = "model"  # what ``compile: true`` compiles (spgd.priors.speed)
     network_batch = 4  # the shipped demo's batch: its numbers are those of one plain call

@@ -13,6 +13,22 @@ from .base import DivergenceGuard, SampleResult, Sampler, per_image_squared_norm
 
 
 class DAPS(Sampler):
+    """Decoupled annealing posterior sampling, DAPS-1K (Zhang et al. 2025; docs/method.md, DAPS).
+
+    :param Prior prior: the denoiser D(x, sigma); no gradient goes through it.
+    :param int steps: annealing steps K, >= 1 (paper 200). Default 200.
+    :param int ode_steps: Euler steps of the probability-flow ODE that estimates x0 at each level,
+        >= 1. Default 5.
+    :param int langevin_steps: Langevin steps on x0 at each level, >= 1. Default 100.
+    :param float lr: Langevin step size, > 0, per task in the paper (1e-4 down to 2e-5). Default 1e-4.
+    :param float lr_min_ratio: the step size decays linearly towards ``lr * lr_min_ratio``, >= 0.
+        Default 0.01.
+    :param float tau: the measurement noise level the Langevin likelihood assumes, > 0. Default 0.01.
+    :param float sigma_max: the first noise level, > ``sigma_min``. Default 100.
+    :param float sigma_min: the last non-zero noise level, > 0. Default 0.1.
+    :param float ode_sigma_min: where each x0 ODE stops before its last step to 0, > 0. Default 0.01.
+    """
+
     name = "daps"
 
     def __init__(self, prior, steps: int = 200, ode_steps: int = 5, langevin_steps: int = 100,

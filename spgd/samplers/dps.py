@@ -36,6 +36,18 @@ def respaced_timesteps(steps: int, total: int = DDPM_STEPS) -> list[int]:
 
 
 class DPS(Sampler):
+    """Diffusion posterior sampling (Chung et al. 2023; docs/method.md, DPS).
+
+    :param Prior prior: any prior: ``Prior.ddpm_x0`` asks its denoiser at the DDPM step's noise level
+        (the guided-diffusion checkpoints answer with their own epsilon and learned variance).
+    :param int steps: DDPM steps, 1 to 1000; fewer than 1000 respace the schedule as guided-diffusion
+        does (paper 1000). Default 1000.
+    :param float zeta: step size of the likelihood gradient (of the norm, not its square), >= 0 (0:
+        unconditional DDPM); per task in the paper (SR and blurs 0.3, inpainting 0.5, phase
+        retrieval 1.0). Default 1.
+    :param bool clip_x0: clamp the x0 estimate to [-1, 1], as DPS does. Default True.
+    """
+
     name = "dps"
 
     def __init__(self, prior, steps: int = 1000, zeta: float = 1.0, clip_x0: bool = True):
@@ -115,8 +127,20 @@ class DPS(Sampler):
 
 
 class DPSGM(DPS):
-    """DPS with gradient management: ``warmup`` iterations per step, ``adm`` and ``beta`` as in
-    SPGD, ``zeta`` per iteration decayed linearly to ``zeta * lr_min_ratio``."""
+    """DPS with SPGD's gradient management (docs/method.md, DPS-GM): ``warmup`` iterations per DDPM
+    step, smoothed by ADM, then the ancestral move.
+
+    :param Prior prior: as for ``DPS``.
+    :param int steps: DDPM steps, 1 to 1000 (respaced below 1000); at ``steps * warmup`` network
+        evaluations it costs what DPS costs at that many steps. Default 200.
+    :param float zeta: step size of each iteration, >= 0 (a zeta tuned for DPS carries over). Default 1.
+    :param bool clip_x0: clamp the x0 estimate to [-1, 1]. Default True.
+    :param int warmup: gradient iterations per step, >= 1 (1 without momentum is DPS). Default 5.
+    :param str adm: ``"released"``, ``"applied"`` or ``"off"``, as for ``SPGD``. Default ``"applied"``.
+    :param float beta: ADM momentum weight, in [0, 1). Default 0.9.
+    :param float lr_min_ratio: ``zeta`` decays linearly towards ``zeta * lr_min_ratio``, >= 0.
+        Default 1 (constant).
+    """
 
     name = "dps_gm"
 

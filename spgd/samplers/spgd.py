@@ -17,6 +17,25 @@ from .gradient_management import Evaluation, GradientManagement
 
 
 class SPGD(Sampler):
+    """Stabilized Progressive Gradient Diffusion (docs/method.md, SPGD).
+
+    :param Prior prior: the denoiser D(x, sigma); its parameters are not trained.
+    :param int steps: annealing steps K, >= 1 (paper 100). Default 100.
+    :param int warmup: likelihood-gradient iterations N at each noise level, >= 1 (paper 5; 1 is the
+        "no warm-up" ablation). Default 5.
+    :param float lr: step size of the warm-up iterations, > 0, per task in the paper (SR 7, random
+        inpainting 2.5, phase retrieval 2, the others 1). Default 1.
+    :param float lr_min_ratio: the step size decays linearly with the step index from ``lr`` towards
+        ``lr * lr_min_ratio``, >= 0 (1: constant). Default 0.01.
+    :param float beta: ADM momentum weight, in [0, 1) (0: no momentum). Default 0.9.
+    :param str adm: ``"released"`` (steps with the raw gradient, as the published code), ``"applied"``
+        (steps with the momentum, as the paper describes) or ``"off"``. Default ``"released"``.
+    :param bool recompute_x0: evaluate D once more at each level's final state instead of reusing the
+        last warm-up estimate (K more evaluations). Default False.
+    :param float sigma_max: the first noise level, > ``sigma_min``. Default 100.
+    :param float sigma_min: the last non-zero noise level, > 0. Default 0.1.
+    """
+
     name = "spgd"
 
     def __init__(self, prior, steps: int = 100, warmup: int = 5, lr: float = 1.0,
