@@ -134,6 +134,8 @@ def test_the_report_marks_diverged_cells_and_lists_each_diverged_restoration():
                   {})
     assert "30.00 (3/4 diverged)" in html and "<b>21.00</b>" in html and "<b>30.00</b>" not in html
     assert "diverged restorations: 3" in html
+    # the summary: dps's one surviving image takes no part; 4 images cannot reach p < 0.05 (smallest p 2/2^4)
+    assert "<td>4</td><td>no test can tell samplers apart at 4 images (the smallest p is 0.125, not below 0.05)" in html
     for image in "bcd":
         assert f"<tr><td>d</td><td>sr4</td><td>dps</td><td>{image}</td><td>0</td><td>40</td></tr>" in html
 
@@ -213,9 +215,9 @@ def test_the_report_opens_with_the_best_sampler_per_task_and_labels_every_image_
     grid = TaskGrid(["ground truth", "measurement", "spgd", "dps"], [("a", [b"png"] * 4)])
     html = render(config, ["spgd", "dps"], tidy, cost_table(stats), sampling_summary(stats), {"d / sr4": grid})
     summary = html[html.index("<h2>Summary</h2>"):html.index("<h2>What was run</h2>")]
-    assert ("<td>d</td><td>sr4</td><td>PSNR ↑</td><td><b>spgd</b></td><td>28.50</td><td>significantly best</td>"
-            in summary)
-    assert ("<td>d</td><td>hdr</td><td>PSNR ↑</td><td><b>dps</b></td><td>20.75</td>"
+    assert ('<td>d</td><td>sr4</td><td class="nowrap">PSNR ↑</td><td><b>spgd</b></td><td>28.50</td><td>8</td>'
+            "<td>significantly best</td>") in summary
+    assert ('<td>d</td><td>hdr</td><td class="nowrap">PSNR ↑</td><td><b>dps</b></td><td>20.75</td><td>8</td>'
             "<td>not significantly better than spgd</td>") in summary
     assert ("<tr><th>image</th><th>ground truth</th><th>measurement</th><th>spgd</th><th>dps</th></tr>" in html
             and 'alt="dps, image a"' in html)

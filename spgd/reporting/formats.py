@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from ..metrics import FORMATS, HIGHER_IS_BETTER, LABELS, SET_METRICS
-from .statistics import Comparison
+from .statistics import Comparison, smallest_p
 from .summary import ranked
 from .tables import ResultTable
 
@@ -157,19 +157,31 @@ def write_result_tables(tidy: pd.DataFrame, tables: list[ResultTable], compariso
                                 + "\n".join(to_latex(table) for table in tables))
 
 
-def findings_markdown(tables: list, claims: pd.DataFrame | None, header: str) -> str:
-    """The per-task verdicts (``tables.best_per_task`` of ``tables``) and the claims' verdicts
-    (``claims.claims_table``'s rows) as Markdown under ``header`` (where the numbers come from)."""
+def verdict(row: dict, alpha: float) -> str:
+    """What a ``tables.best_per_task`` row says of its best sampler, in words."""
+    if not row["best"]:
+        return "every restoration diverged"
+    if row["significant"]:
+        return "significantly best"
+    if not row["testable"]:
+        return (f"no test can tell samplers apart at {row['images']} images (the smallest p is "
+                f"{smallest_p(row['images']):.3g}, not below {alpha:g})")
+    return "not significantly better than " + ", ".join(row["best"][1:] + row["tied"])
+
+
+def findings_markdown(tables: list, tidy: pd.DataFrame, alpha: float, claims: pd.DataFrame | None,
+                      header: str) -> str:
+    """The per-task verdicts (``tables.best_per_task`` of ``tables`` and ``tidy``) and the claims'
+    verdicts (``claims.claims_table``'s rows) as Markdown under ``header`` (where the numbers come
+    from)."""
     from .tables import best_per_task
 
-    lines = [header, "", "| dataset | task | metric | best | mean | significantly best |", "|---|---|---|---|---|---|"]
-    for row in best_per_task(tables):
+    lines = [header, "", "| dataset | task | metric | best | mean | images | verdict |", "|---|---|---|---|---|---|---|"]
+    for row in best_per_task(tables, tidy, alpha):
         metric = row["metric"]
         value = format(row["value"], FORMATS[metric]) if row["best"] else "n/a"
-        others = row["best"][1:] + row["tied"]
-        verdict = "yes" if row["significant"] else f"no: not told apart from {', '.join(others)}" if others else "no"
         lines.append(f"| {row['dataset']} | {row['task']} | {LABELS[metric]} {arrow(metric)} | "
-                     f"{', '.join(row['best']) or 'n/a'} | {value} | {verdict} |")
+                     f"{', '.join(row['best']) or 'n/a'} | {value} | {row['images']} | {verdict(row, alpha)} |")
     if claims is not None and len(claims):
         lines += ["", "| claim | verdict | evidence |", "|---|---|---|"]
         for key, rows in claims.groupby("claim", sort=False):

@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 
 from ..metrics import DESCRIPTIONS, FORMATS, LABELS, SET_METRICS
 from ..pipeline import config as configuration
-from .formats import CellStyle, arrow, formatted_rows, paired_note, paired_rows
+from .formats import CellStyle, arrow, formatted_rows, paired_note, paired_rows, verdict
 from .summary import diverged_note, fully_diverged
 from .images import TaskGrid
 from .tables import PAPER_LPIPS, ResultTable, best_per_task, result_tables
@@ -70,16 +70,15 @@ def _grouped(table: ResultTable) -> dict:
                 rows=[(name, cells, i >= len(table.values)) for i, (name, cells) in enumerate(rows)])
 
 
-def _summary(tables: list[ResultTable]) -> list[tuple]:
-    """(dataset, task, metric label, best sampler(s), value, verdict) per task (``best_per_task``)."""
+def _summary(tables: list[ResultTable], tidy: pd.DataFrame, alpha: float) -> list[tuple]:
+    """(dataset, task, metric label, best sampler(s), value, images, verdict) per task
+    (``best_per_task``)."""
     rows = []
-    for row in best_per_task(tables):
-        metric, others = row["metric"], row["best"][1:] + row["tied"]
-        verdict = ("every restoration diverged" if not row["best"] else "significantly best" if row["significant"]
-                   else "not significantly better than " + ", ".join(others))
+    for row in best_per_task(tables, tidy, alpha):
+        metric = row["metric"]
         value = "n/a" if not row["best"] else format(row["value"], FORMATS[metric])
         rows.append((row["dataset"], row["task"], f"{LABELS[metric]} {arrow(metric)}", ", ".join(row["best"]) or "n/a",
-                     value, verdict))
+                     value, row["images"], verdict(row, alpha)))
     return rows
 
 
@@ -199,8 +198,8 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataF
         sampling=sampling,
         inputs=inputs or [],
         config_yaml=yaml.safe_dump(config, sort_keys=False),
-        summary=_summary(tables),
-        alpha=comparison.alpha,
+        summary=_summary(tables, tidy, comparison.alpha),
+        alpha=f"{comparison.alpha:g}",
         results=[_grouped(table) for table in tables if table.kind != "every"],  # "every": per task below
         task_sections=_task_sections(tables, tidy, cost) if len(cost) else [],
         reference=comparison.reference,

@@ -140,11 +140,13 @@ def result_tables(tidy: pd.DataFrame, samplers: list[str], tasks: list[str], met
     return out
 
 
-def best_per_task(tables: list[ResultTable]) -> list[dict]:
-    """For each dataset and task of the paper-layout tables, on the task's first metric with a
-    paired test (PSNR in that layout): ``best``, the samplers with the best mean among the cells
-    where nothing diverged; ``value``, that mean; ``tied``, the other samplers the paired test
-    cannot tell from it (the table's daggers); ``significant``, one best sampler and none tied."""
+def best_per_task(tables: list[ResultTable], tidy: pd.DataFrame, alpha: float) -> list[dict]:
+    """For each dataset and task of the paper-layout tables (from ``tidy``), on the task's first
+    metric with a paired test (PSNR in that layout): ``best``, the samplers with the best mean among
+    the cells where nothing diverged; ``value``, that mean; ``tied``, the other samplers the paired
+    test cannot tell from it (the table's daggers); ``images``, the images behind the best value;
+    ``testable``, whether the test can reach p < ``alpha`` at that many; ``significant``, testable,
+    one best sampler and none tied (samplers that diverged are marked in the tables, not tested)."""
     rows = []
     for table in [t for t in tables if t.kind == "paper"]:
         for task in table.tasks():
@@ -155,6 +157,11 @@ def best_per_task(tables: list[ResultTable]) -> list[dict]:
             best, _ = ranked(values, column[1])
             leaders = [] if best != best else list(values.index[values == best])
             tied = list(values.index[table.tied[column]])
+            cell = tidy[(tidy["dataset"] == table.dataset) & (tidy["task"] == task) & (tidy["metric"] == column[1])
+                        & tidy["sampler"].isin(leaders[:1])]
+            images = int(cell["n"].iloc[0]) if len(cell) else 0
+            testable = images > 0 and smallest_p(images) < alpha
             rows.append(dict(dataset=table.dataset, task=task, metric=column[1], best=leaders, value=best, tied=tied,
-                             significant=len(leaders) == 1 and not tied))
+                             significant=testable and len(leaders) == 1 and not tied, images=images,
+                             testable=testable))
     return rows

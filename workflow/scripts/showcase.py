@@ -25,10 +25,11 @@ first_image = next(iter(grids.values())).rows[0][0]
 plot_restorations(grids, scores, snakemake.output.figure,
                   note=f"{params.dataset}, image {first_image}, from {run}: PSNR of this image under each "
                        f"restoration.{demo}")
-tables = result_tables(pd.read_csv(inputs.tidy), params.samplers, params.tasks, params.metrics,
-                       Comparison(**params.comparison), params.lpips)
+tidy, comparison = pd.read_csv(inputs.tidy), Comparison(**params.comparison)
+tables = result_tables(tidy, params.samplers, params.tasks, params.metrics, comparison, params.lpips)
 header = (f"# Findings of {run}\n\nWritten by `make docs` (the showcase rule) from that run's results "
           "(results/tables/main.csv, claims.csv); do not edit by hand. Per task: the sampler with the best mean on "
           "the first paired metric and whether a paired Wilcoxon test over the images separates it from every "
           "other; then the paper's claims." + demo)
-Path(snakemake.output.findings).write_text(findings_markdown(tables, pd.read_csv(inputs.claims), header))
+Path(snakemake.output.findings).write_text(findings_markdown(tables, tidy, comparison.alpha, pd.read_csv(inputs.claims),
+                                                             header))
