@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spgd.reporting.statistics import Comparison, paired_difference, smallest_p
 from spgd.reporting.formats import to_latex, to_markdown
 from spgd.reporting.published import read_published
+from spgd.reporting.statistics import Comparison, paired_difference, smallest_p
 from spgd.reporting.summary import COST_COLUMNS, cost_table, summarise
 from spgd.reporting.tables import result_tables
 

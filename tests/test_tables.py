@@ -3,8 +3,8 @@ import math
 import pandas as pd
 import pytest
 
-from spgd.reporting.statistics import Comparison
 from spgd.reporting.formats import to_latex, to_markdown
+from spgd.reporting.statistics import Comparison
 from spgd.reporting.summary import cost_table, sampling_summary, summarise
 from spgd.reporting.tables import result_tables
 

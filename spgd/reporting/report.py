@@ -14,8 +14,8 @@ from markupsafe import Markup, escape
 from ..metrics import DESCRIPTIONS, FORMATS, LABELS, SET_METRICS
 from ..pipeline import config as configuration
 from .formats import CellStyle, arrow, formatted_rows, paired_note, paired_rows, verdict
-from .summary import diverged_note, fully_diverged
 from .images import TaskGrid
+from .summary import diverged_note, fully_diverged
 from .tables import PAPER_LPIPS, ResultTable, best_per_task, result_tables
 
 BANNERS = {

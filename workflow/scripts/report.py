@@ -7,8 +7,8 @@ import pandas as pd
 import yaml
 
 from spgd.reporting.images import IMAGES_SHOWN, task_grid
-from spgd.reporting.report import render
 from spgd.reporting.published import read_published
+from spgd.reporting.report import render
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 inputs, params = snakemake.input, SimpleNamespace(**snakemake.params.settings)

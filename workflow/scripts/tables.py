@@ -7,9 +7,9 @@ import pandas as pd
 
 from spgd.pipeline.files import check_shard_records, read_json_result, read_manifest_ids
 from spgd.reporting.figures import ablation_scores, plot_ablations, plot_quality_cost, quality_metric
-from spgd.reporting.statistics import Comparison
 from spgd.reporting.formats import write_result_tables
 from spgd.reporting.published import read_published
+from spgd.reporting.statistics import Comparison
 from spgd.reporting.summary import (ablation_table, cost_table, diverged_note, fully_diverged, sampling_summary,
                                     summarise)
 from spgd.reporting.tables import result_tables
