@@ -207,8 +207,7 @@ def test_the_paper_tuning_overlay_needs_its_validation_folders_placed_by_hand(tm
     dps = [point.step_size("hdr") for point in plan.points["dps"]]
     # paper.yaml's untuned values, SPGD lr 1.0 and DPS zeta 0.3, times 1/4 ... 4
     assert spgd == [0.25, 0.5, 1.0, 2.0, 4.0] and dps == pytest.approx([0.075, 0.15, 0.3, 0.6, 1.2])
-    result = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config/paper.yaml"),
-                       str(ROOT / "config/paper_tuning.yaml"), configfile=ROOT / "config/paper.yaml")
+    result = snakemake(tmp_path, "-n", configfile=[ROOT / "config/paper.yaml", ROOT / "config/paper_tuning.yaml"])
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "missing inputs without a configured source" in output
     assert "tuning.validation.ffhq.path" in output and "tuning.validation.imagenet.path" in output

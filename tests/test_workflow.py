@@ -25,9 +25,11 @@ LOCAL_ENV = {**os.environ, "PATH": f"{ROOT / 'tests' / 'bin'}{os.pathsep}{os.env
 
 
 def snakemake(workdir, *args, configfile=TINY, timeout=600, env=None):
-    """Snakemake on ``workdir`` with ``configfile``; ``env``: variables set for this run only."""
+    """Snakemake on ``workdir`` with ``configfile`` (a path, or a list: a base and its overlays);
+    ``env``: variables set for this run only."""
+    configfiles = configfile if isinstance(configfile, (list, tuple)) else [configfile]
     command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args,
-               "--configfile", str(configfile)]  # last: --configfile takes every word after it
+               "--configfile", *map(str, configfiles)]  # last: --configfile takes every word after it
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**LOCAL_ENV, **(env or {})})
 
 
