@@ -276,19 +276,20 @@ def angle_traces(dataset):
             for sampler in ANGLE_SAMPLERS for path in sampler_shards("trace", dataset, task)[sampler]]
 
 
-def image_grid_inputs():
+def image_grid_inputs(datasets=None):
     """{"dataset / task": the files of its image grid}: ground truth, measurements, and the
-    restored shards that hold the shown images."""
+    restored shards that hold the shown images; of every dataset, or of ``datasets``."""
     shown_shards = math.ceil(IMAGES_SHOWN / config["shard_size"])
     return {f"{dataset} / {task}": dict(images=result("images", dataset=dataset),
                                         measurements=result("measurements", dataset=dataset, task=task),
                                         restored={sampler: paths[:shown_shards] for sampler, paths
                                                   in sampler_shards("restored", dataset, task).items()})
-            for dataset in DATASETS for task in tasks_of(dataset)}
+            for dataset in datasets or DATASETS for task in tasks_of(dataset)}
 
 
-def image_grid_shards():
-    return [path for grid in image_grid_inputs().values() for paths in grid["restored"].values() for path in paths]
+def image_grid_shards(datasets=None):
+    return [path for grid in image_grid_inputs(datasets).values() for paths in grid["restored"].values()
+            for path in paths]
 
 
 # ---- the tuning sweep (workflow/rules/tuning.smk) ----------------------------------------------

@@ -39,7 +39,7 @@ rule showcase:
         per_image=[result("per_image", dataset=DATASETS[0], task=task) for task in tasks_of(DATASETS[0])],
         images=result("images", dataset=DATASETS[0]),
         measurements=[result("measurements", dataset=DATASETS[0], task=task) for task in tasks_of(DATASETS[0])],
-        restored=lambda wildcards: image_grid_shards(),
+        restored=lambda wildcards: image_grid_shards(DATASETS[:1]),
     output:
         figure="docs/demo.png",
         findings="docs/findings.md",
@@ -47,7 +47,7 @@ rule showcase:
         "logs/showcase.log",
     params:
         settings=lambda wildcards: settings(
-            dataset=DATASETS[0], image_grids=image_grid_inputs(), samplers=list(SAMPLERS), tasks=TASKS,
+            dataset=DATASETS[0], image_grids=image_grid_inputs(DATASETS[:1]), samplers=list(SAMPLERS), tasks=TASKS,
             metrics=config["metrics"], comparison=dataclasses.asdict(COMPARISON), lpips=config["tables"]["lpips"],
             settings_name=config["settings"]),
     conda:

@@ -14,7 +14,7 @@ from spgd.reporting.tables import result_tables
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 inputs, params = snakemake.input, SimpleNamespace(**snakemake.params.settings)
 grids = {title.split(" / ", 1)[1]: task_grid(files["images"], files["measurements"], files["restored"], 1, tile=96)
-         for title, files in params.image_grids.items() if title.startswith(f"{params.dataset} / ")}
+         for title, files in params.image_grids.items()}  # the first dataset's
 per_image = pd.concat([pd.read_csv(path) for path in inputs.per_image], ignore_index=True)
 first = per_image[(per_image["metric"] == "psnr") & (per_image["repeat"] == 0)]
 scores = {(row.task, row.sampler): row.value for row in first.itertuples()
