@@ -24,13 +24,17 @@ TINY = ROOT / "config" / "test" / "tiny.yaml"
 LOCAL_ENV = {**os.environ, "PATH": f"{ROOT / 'tests' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def snakemake(workdir, *args, configfile=TINY, timeout=600, env=None):
-    """Snakemake on ``workdir`` with ``configfile`` (a path, or a list: a base and its overlays);
-    ``env``: variables set for this run only."""
+def snakemake_command(workdir, *args, configfile=TINY) -> list[str]:
+    """Snakemake on ``workdir`` with ``configfile`` (a path, or a list: a base and its overlays)."""
     configfiles = configfile if isinstance(configfile, (list, tuple)) else [configfile]
-    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args,
-               "--configfile", *map(str, configfiles)]  # last: --configfile takes every word after it
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**LOCAL_ENV, **(env or {})})
+    return [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args,
+            "--configfile", *map(str, configfiles)]  # last: --configfile takes every word after it
+
+
+def snakemake(workdir, *args, configfile=TINY, timeout=600, env=None):
+    """``snakemake_command`` run to its end; ``env``: variables set for this run only."""
+    return subprocess.run(snakemake_command(workdir, *args, configfile=configfile), capture_output=True, text=True,
+                          timeout=timeout, env={**LOCAL_ENV, **(env or {})})
 
 
 def job_counts(output: str) -> dict:
@@ -40,8 +44,9 @@ def job_counts(output: str) -> dict:
 
 
 def planned_jobs(output: str) -> list[dict]:
-    """The jobs a dry run lists, each with its rule and the first word of its ``output``, ``reason``
-    and ``resources`` lines (Snakemake's own account of why and with what it would run the job)."""
+    """The jobs a dry run lists, each with its rule, the first file of its ``output`` and its
+    ``reason`` and ``resources`` lines (Snakemake's own account of why and with what it would run
+    the job)."""
     jobs = []
     for block in re.split(r"^(?:local)?rule ", output, flags=re.M)[1:]:
         job = {"rule": block.split(":", 1)[0]}
@@ -176,9 +181,7 @@ def test_a_sample_job_killed_mid_write_is_redone_and_nothing_else(tiny_run, tmp_
     original = shard.read_bytes()
     shard.unlink()
     marks = workdir / ".snakemake" / "incomplete"
-    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-               "--configfile", str(TINY)]
-    running = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=LOCAL_ENV,
+    running = subprocess.Popen(snakemake_command(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=LOCAL_ENV,
                                start_new_session=True)
     try:  # Snakemake marks the job before it starts it; the job then needs a second or more to import torch
         deadline = time.monotonic() + 120
