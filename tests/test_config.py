@@ -45,7 +45,8 @@ def test_the_adm_variants_come_from_the_variant_table(gmm):
     # what each name builds (docs/method.md, SPGD): its ADM mode, and one warm-up step for "no warm-up"
     built = {name: make_sampler(name, gmm) for name in VARIANTS if name.startswith("spgd")}
     assert {name: (sampler.adm, sampler.warmup) for name, sampler in built.items()} == {
-        "spgd": ("released", 5), "spgd_adm": ("applied", 5), "spgd_no_adm": ("off", 5), "spgd_no_warmup": ("released", 1)}
+        "spgd": ("released", 5), "spgd_adm": ("applied", 5), "spgd_no_adm": ("off", 5),
+        "spgd_no_warmup": ("released", 1)}
 
 
 @pytest.mark.parametrize("ablations, message", [

@@ -25,7 +25,8 @@ def brute_force_denoiser(gmm: GaussianMixture, x: torch.Tensor, sigma: float) ->
 
 @pytest.mark.parametrize("sigma", [0.01, 0.3, 5.0, 80.0])
 def test_gmm_denoiser_is_exact(gmm, sigma):
-    x = gmm.sample(4, torch.Generator().manual_seed(0)) + sigma * torch.randn(4, *gmm.shape, generator=torch.Generator().manual_seed(1))
+    noise = torch.randn(4, *gmm.shape, generator=torch.Generator().manual_seed(1))
+    x = gmm.sample(4, torch.Generator().manual_seed(0)) + sigma * noise
     # tolerance: the prior computes in float32 (outputs of order 1, rounding ~1e-7 per operation, a few hundred
     # operations); the reference in float64; 1e-5 allows that accumulation, not a wrong formula (errors of order 1e-2
     # and up)

@@ -181,8 +181,8 @@ def test_a_sample_job_killed_mid_write_is_redone_and_nothing_else(tiny_run, tmp_
     original = shard.read_bytes()
     shard.unlink()
     marks = workdir / ".snakemake" / "incomplete"
-    running = subprocess.Popen(snakemake_command(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=LOCAL_ENV,
-                               start_new_session=True)
+    running = subprocess.Popen(snakemake_command(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=LOCAL_ENV, start_new_session=True)
     try:  # Snakemake marks the job before it starts it; the job then needs a second or more to import torch
         deadline = time.monotonic() + 120
         while not [p for p in marks.glob("*") if p.name != "migration_underway"]:
@@ -218,7 +218,8 @@ def test_two_samplers_with_equal_settings_write_byte_identical_shards(tiny_run, 
     for task in config["tasks"]:
         for shard in (0, 1):
             folder = workdir / "results/samples/synthetic" / task
-            assert (folder / f"spgd_twin/shard{shard}.pt").read_bytes() == (folder / f"spgd/shard{shard}.pt").read_bytes()
+            twin, spgd = folder / f"spgd_twin/shard{shard}.pt", folder / f"spgd/shard{shard}.pt"
+            assert twin.read_bytes() == spgd.read_bytes(), (task, shard)
 
 
 @pytest.fixture(scope="module")
