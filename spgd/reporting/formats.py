@@ -13,7 +13,7 @@ import pandas as pd
 from ..metrics import FORMATS, HIGHER_IS_BETTER, LABELS, SET_METRICS
 from .statistics import Comparison, smallest_p
 from .summary import ranked
-from .tables import ResultTable
+from .tables import ResultTable, best_per_task
 
 @dataclasses.dataclass(frozen=True)
 class CellStyle:
@@ -169,19 +169,24 @@ def verdict(row: dict, alpha: float) -> str:
     return "not significantly better than " + ", ".join(row["best"][1:] + row["tied"])
 
 
-def findings_markdown(tables: list, tidy: pd.DataFrame, alpha: float, claims: pd.DataFrame | None,
-                      header: str) -> str:
-    """The per-task verdicts (``tables.best_per_task`` of ``tables`` and ``tidy``) and the claims'
-    verdicts (``claims.claims_table``'s rows) as Markdown under ``header`` (where the numbers come
-    from)."""
-    from .tables import best_per_task
-
-    lines = [header, "", "| dataset | task | metric | best | mean | images | verdict |", "|---|---|---|---|---|---|---|"]
+def task_verdicts(tables: list[ResultTable], tidy: pd.DataFrame, alpha: float) -> list[tuple]:
+    """(dataset, task, metric label, best sampler(s), mean, images, verdict) per task, the cells of
+    the report's summary and of findings.md (``tables.best_per_task``)."""
+    rows = []
     for row in best_per_task(tables, tidy, alpha):
         metric = row["metric"]
         value = format(row["value"], FORMATS[metric]) if row["best"] else "n/a"
-        lines.append(f"| {row['dataset']} | {row['task']} | {LABELS[metric]} {arrow(metric)} | "
-                     f"{', '.join(row['best']) or 'n/a'} | {value} | {row['images']} | {verdict(row, alpha)} |")
+        rows.append((row["dataset"], row["task"], f"{LABELS[metric]} {arrow(metric)}", ", ".join(row["best"]) or "n/a",
+                     value, row["images"], verdict(row, alpha)))
+    return rows
+
+
+def findings_markdown(tables: list, tidy: pd.DataFrame, alpha: float, claims: pd.DataFrame | None,
+                      header: str) -> str:
+    """The per-task verdicts (``task_verdicts``) and the claims' verdicts (``claims.claims_table``'s
+    rows) as Markdown under ``header`` (where the numbers come from)."""
+    lines = [header, "", "| dataset | task | metric | best | mean | images | verdict |", "|---|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(map(str, cells)) + " |" for cells in task_verdicts(tables, tidy, alpha)]
     if claims is not None and len(claims):
         lines += ["", "| claim | verdict | evidence |", "|---|---|---|"]
         for key, rows in claims.groupby("claim", sort=False):

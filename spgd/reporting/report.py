@@ -11,12 +11,12 @@ import pandas as pd
 import yaml
 from markupsafe import Markup, escape
 
-from ..metrics import DESCRIPTIONS, FORMATS, LABELS, SET_METRICS
+from ..metrics import DESCRIPTIONS, LABELS, SET_METRICS
 from ..pipeline import config as configuration
-from .formats import CellStyle, arrow, formatted_rows, paired_note, paired_rows, verdict
+from .formats import CellStyle, arrow, formatted_rows, paired_note, paired_rows, task_verdicts
 from .images import TaskGrid
 from .summary import diverged_note, fully_diverged
-from .tables import PAPER_LPIPS, ResultTable, best_per_task, result_tables
+from .tables import PAPER_LPIPS, ResultTable, result_tables
 
 BANNERS = {
     "demo": Markup("<b>Demo settings</b>: small images and reduced steps for a CPU; not the paper's settings."),
@@ -68,18 +68,6 @@ def _grouped(table: ResultTable) -> dict:
                 groups=[(task, sum(1 for t, _ in table.values.columns if t == task)) for task in table.tasks()],
                 labels=[f"{LABELS[m]} {arrow(m)}" for _, m in table.values.columns],
                 rows=[(name, cells, i >= len(table.values)) for i, (name, cells) in enumerate(rows)])
-
-
-def _summary(tables: list[ResultTable], tidy: pd.DataFrame, alpha: float) -> list[tuple]:
-    """(dataset, task, metric label, best sampler(s), value, images, verdict) per task
-    (``best_per_task``)."""
-    rows = []
-    for row in best_per_task(tables, tidy, alpha):
-        metric = row["metric"]
-        value = "n/a" if not row["best"] else format(row["value"], FORMATS[metric])
-        rows.append((row["dataset"], row["task"], f"{LABELS[metric]} {arrow(metric)}", ", ".join(row["best"]) or "n/a",
-                     value, row["images"], verdict(row, alpha)))
-    return rows
 
 
 def _grid(grid: TaskGrid) -> dict:
@@ -198,7 +186,7 @@ def render(config: dict, samplers: list[str], tidy: pd.DataFrame, cost: pd.DataF
         sampling=sampling,
         inputs=inputs or [],
         config_yaml=yaml.safe_dump(config, sort_keys=False),
-        summary=_summary(tables, tidy, comparison.alpha),
+        summary=task_verdicts(tables, tidy, comparison.alpha),
         alpha=f"{comparison.alpha:g}",
         results=[_grouped(table) for table in tables if table.kind != "every"],  # "every": per task below
         task_sections=_task_sections(tables, tidy, cost) if len(cost) else [],
